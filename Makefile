@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# The two commands: `make run` (the main job) and `make check` (all tests).
+# Both install the Debian packages they need when run as root.
+
+PY := /usr/bin/python3
+WQBH := $(PY) tools/wqbh.py
+TREE ?=
+BRANCH ?= wqbh
+FLAVOUR ?= debug
+SMP ?= 4
+
+.PHONY: run check apply export build boot help
+
+help:
+	@echo "make run                    main job: base tree, apply, build, boot in QEMU, kselftests, wq_dump.py"
+	@echo "make check                  all tests; ends with 'N passed, N failed'"
+	@echo "make apply [TREE=DIR]       apply the series to build/linux or to your own 6.1.y tree"
+	@echo "make export                 regenerate patches/ and series from build/linux (branch wqbh)"
+	@echo "make build [FLAVOUR=bench]  build a test kernel (debug or bench)"
+	@echo "make boot CMD='...'         run a command in a guest"
+
+$(PY):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q python3; \
+	else echo "error: $(PY) missing; as root: apt-get install python3" >&2; exit 1; fi
+
+run: | $(PY)
+	$(WQBH) run --smp $(SMP)
+
+check: | $(PY)
+	$(WQBH) check --smp $(SMP)
+
+apply: | $(PY)
+	$(WQBH) apply $(if $(TREE),--tree "$(TREE)" --branch "$(BRANCH)")
+
+export: | $(PY)
+	$(WQBH) export
+
+build: | $(PY)
+	$(WQBH) build --flavour $(FLAVOUR)
+
+boot: | $(PY)
+	$(WQBH) boot --flavour $(FLAVOUR) --smp $(SMP) -- $(CMD)

@@ -1,0 +1,36 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# PID 1 of a test guest.  The root is the host's / over virtio-9p,
+# read-only.  Runs the job script named by wqbh_job= on the kernel command
+# line with its output on the serial port named by wqbh_out=, then reports
+# the job's exit status there and powers the guest off.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root LANG=C.UTF-8
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /root 2>/dev/null
+mount -t tmpfs tmpfs /var/tmp 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+
+out=${wqbh_out:-/dev/ttyS1}
+# Modules live in the build tree; the host may have no /lib/modules.
+export WQBH_MODROOT="$wqbh_modroot"
+export WQBH_KREL="$(uname -r)"
+
+if [ -n "$wqbh_job" ] && [ -r "$wqbh_job" ]; then
+	sh "$wqbh_job" >"$out" 2>&1
+	rc=$?
+else
+	echo "wqbh: no job script (wqbh_job=$wqbh_job)" >"$out"
+	rc=127
+fi
+echo "wqbh-exit-status: $rc" >"$out"
+sync
+echo o >/proc/sysrq-trigger
+sleep 10

@@ -1,0 +1,297 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""wqbh: build, boot and test the BH workqueue series for Linux 6.1.
+
+  wqbh.py run                 the main job: base tree, apply, build, boot,
+                              kselftests, wq_dump.py in the guest
+  wqbh.py check               every test; ends with `N passed, N failed`
+  wqbh.py apply [--tree DIR]  apply the series (to your own 6.1.y tree too)
+  wqbh.py export              regenerate patches/ and series from build/linux
+  wqbh.py build [--flavour F] build a test kernel (debug or bench)
+  wqbh.py boot [--flavour F] -- CMD...   run a command in a guest
+"""
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from wqbh import deps, jobs, kernel, ktap, tree	# noqa: E402
+from wqbh.common import (BASE_TAG, BRANCH, BUILD, DEFAULT_TREE, PATCHES,	# noqa: E402
+			 REPO, SERIES, HarnessError, git, log, read_series)
+from wqbh.results import Results	# noqa: E402
+
+TOOLS = Path(__file__).resolve().parent
+
+
+def prepare(args) -> Path:
+	"""Packages, base tree and the series applied on branch wqbh."""
+	if not args.no_deps:
+		deps.ensure()
+	t = tree.ensure_base(DEFAULT_TREE)
+	tree.apply(t)
+	return t
+
+
+def report_boot(res: Results, name: str, boot: kernel.BootResult, suites=True,
+		tree_path: Path = DEFAULT_TREE, verbose: bool = False) -> dict:
+	"""Turn a boot into results: the boot itself, then each KTAP section."""
+	secs = jobs.sections(boot.output_lines())
+	res.add(f'{name}: boots, runs the job, no splat in the console',
+		'pass' if boot.ok() else 'fail',
+		'' if boot.ok() else f'{boot.describe()}\n(console log kept: {boot.console})')
+	if suites:
+		for sec, (lines, rc) in secs.items():
+			if sec == 'wq_dump':
+				continue
+			cases, _ = ktap.parse(lines, sec, tree_path, verbose)
+			for c in cases:
+				res.add(c.name, c.status, '\n'.join(c.log[-15:]))
+	return secs
+
+
+def cmd_run(args) -> int:
+	t = prepare(args)
+	out = kernel.build(t, 'debug')
+	res = Results()
+	boot = kernel.boot(out, jobs.test_job(out, args.smp), 'run-debug', smp=args.smp,
+			   timeout=args.timeout)
+	secs = report_boot(res, 'debug kernel', boot, verbose=True)
+	if 'wq_dump' in secs:
+		lines, rc = secs['wq_dump']
+		print('\n--- wq_dump.py (live, in the guest) ---')
+		print('\n'.join(lines))
+		res.add('wq_dump.py runs live in the guest', 'pass' if rc == 0 else 'fail',
+			f'exit status {rc}')
+	print(res.summary())
+	return 1 if res.failed() else 0
+
+
+class _Collect(unittest.TestResult):
+	"""unittest results into our Results, one line per test."""
+	def __init__(self, res: Results):
+		super().__init__()
+		self.res = res
+
+	def addSuccess(self, test):
+		self.res.add(f'harness: {test.id()}', 'pass')
+
+	def addFailure(self, test, err):
+		super().addFailure(test, err)
+		self.res.add(f'harness: {test.id()}', 'fail', self._exc_info_to_string(err, test))
+
+	def addError(self, test, err):
+		super().addError(test, err)
+		self.res.add(f'harness: {test.id()}', 'fail', self._exc_info_to_string(err, test))
+
+	def addSkip(self, test, reason):
+		self.res.add(f'harness: {test.id()}', 'skip', reason)
+
+
+def check_harness(res: Results) -> None:
+	log('unit tests of the harness (tools/*_test.py)')
+	suite = unittest.defaultTestLoader.discover(str(TOOLS), pattern='*_test.py',
+						    top_level_dir=str(TOOLS))
+	suite.run(_Collect(res))
+
+
+def check_series(res: Results, t: Path) -> bool:
+	"""Apply, checkpatch, export stability and quilt on a scratch worktree."""
+	names = read_series()
+	log(f'series checks: {len(names)} patches')
+	wt = BUILD / 'series-check'
+	if wt.exists():
+		git(t, 'worktree', 'remove', '--force', str(wt), check=False)
+		shutil.rmtree(wt, ignore_errors=True)
+	git(t, 'worktree', 'prune')
+	git(t, 'worktree', 'add', '-q', '--detach', str(wt), BASE_TAG)
+	ok = True
+	try:
+		for name in names:
+			try:
+				tree.am_series_one(wt, PATCHES / name)
+				res.add(f'series: {name} applies', 'pass')
+			except HarnessError as e:
+				ok = res.add(f'series: {name} applies', 'fail', str(e))
+				break
+		for name in names:
+			clean, report = tree.checkpatch(t, PATCHES / name)
+			res.add(f'checkpatch --strict: {name}', 'pass' if clean else 'fail', report)
+		if not ok:
+			return False
+		try:
+			tree.check_identity(wt, f'{BASE_TAG}..HEAD')
+			res.add('series: every patch by and signed off by the project identity', 'pass')
+		except HarnessError as e:
+			res.add('series: every patch by and signed off by the project identity',
+				'fail', str(e))
+		tmp = Path(tempfile.mkdtemp(prefix='wqbh-reexport-'))
+		try:
+			tree.export(wt, tmp / 'patches', tmp / 'series', f'{BASE_TAG}..HEAD')
+			diffs = [p.name for p in sorted(PATCHES.glob('*.patch'))
+				 if not (tmp / 'patches' / p.name).exists()
+				 or (tmp / 'patches' / p.name).read_bytes() != p.read_bytes()]
+			diffs += [p.name for p in (tmp / 'patches').glob('*.patch')
+				  if not (PATCHES / p.name).exists()]
+			if (tmp / 'series').read_bytes() != SERIES.read_bytes():
+				diffs.append('series')
+			res.add('export: patches/ and series are exactly what the applied tree exports',
+				'fail' if diffs else 'pass', 'differ: ' + ', '.join(sorted(set(diffs))))
+		except HarnessError as e:
+			res.add('export: patches/ and series are exactly what the applied tree exports',
+				'fail', str(e))
+		finally:
+			shutil.rmtree(tmp, ignore_errors=True)
+		try:
+			wt_branch_tree = git(wt, 'rev-parse', 'HEAD^{tree}').strip()
+			tree.quilt_tree_matches(t, SERIES, PATCHES, wt_branch_tree)
+			res.add('quilt push -a gives the same tree as git am', 'pass')
+		except HarnessError as e:
+			res.add('quilt push -a gives the same tree as git am', 'fail', str(e))
+	finally:
+		git(t, 'worktree', 'remove', '--force', str(wt), check=False)
+	return ok
+
+
+def check_bisect(res: Results, t: Path) -> bool:
+	"""Each patch builds on its own: an incremental build after each one."""
+	revs = git(t, 'rev-list', '--reverse', f'{BASE_TAG}..{BRANCH}').split()
+	if not revs:
+		return True
+	names = read_series()
+	ok = True
+	try:
+		for i, rev in enumerate(revs[:-1]):
+			name = names[i] if i < len(names) else rev[:12]
+			git(t, 'checkout', '-q', '--detach', rev)
+			start = time.time()
+			try:
+				kernel.build(t, 'debug', selftests=False)
+				res.add(f'builds on its own: {name}', 'pass')
+			except HarnessError as e:
+				ok = res.add(f'builds on its own: {name}', 'fail', str(e))
+				break
+			log(f'{name}: built in {time.time() - start:.0f} s')
+	finally:
+		git(t, 'checkout', '-q', BRANCH)
+	return ok
+
+
+def cmd_check(args) -> int:
+	start = time.time()
+	res = Results()
+	if not args.no_deps:
+		deps.ensure()
+	t = tree.ensure_base(DEFAULT_TREE)
+	check_harness(res)
+	if check_series(res, t):
+		tree.apply(t)
+		if check_bisect(res, t):
+			try:
+				out = kernel.build(t, 'debug')
+				res.add(f'builds on its own: {(read_series() or ["base tree"])[-1]} '
+					'(debug kernel, modules, kselftest)', 'pass')
+			except HarnessError as e:
+				res.add('builds: debug kernel at the top of the series', 'fail', str(e))
+				out = None
+			if out:
+				boot = kernel.boot(out, jobs.test_job(out, args.smp), 'check-debug',
+						   smp=args.smp, timeout=args.timeout)
+				secs = report_boot(res, 'debug kernel', boot)
+				if 'wq_dump' in secs:
+					lines, rc = secs['wq_dump']
+					res.add('wq_dump.py runs live in the guest',
+						'pass' if rc == 0 else 'fail',
+						'\n'.join(lines[-10:]))
+	log(f'check took {time.time() - start:.0f} s')
+	for r in res.failed():
+		print(f'FAILED: {r.name}')
+	print(res.summary())
+	return 1 if res.failed() else 0
+
+
+def cmd_apply(args) -> int:
+	target = Path(args.tree).resolve() if args.tree else None
+	if target is None:
+		if not args.no_deps:
+			deps.ensure()
+		t = tree.ensure_base(DEFAULT_TREE)
+		tree.apply(t)
+		return 0
+	if not target.exists():
+		raise HarnessError(f'{target} does not exist')
+	tree.apply(target, branch=args.branch)
+	log(f'done: {target} is on branch {args.branch}; your previous branch is untouched')
+	return 0
+
+
+def cmd_export(args) -> int:
+	names = tree.export(DEFAULT_TREE)
+	log(f'exported {len(names)} patches to {PATCHES} and {SERIES}')
+	return 0
+
+
+def cmd_build(args) -> int:
+	t = prepare(args)
+	kernel.build(t, args.flavour)
+	return 0
+
+
+def cmd_boot(args) -> int:
+	out = kernel.out_dir(DEFAULT_TREE, args.flavour)
+	cmd = ' '.join(args.command) or 'uname -a'
+	boot = kernel.boot(out, jobs.PRELUDE + cmd + '\n', f'boot-{args.flavour}',
+			   smp=args.smp, timeout=args.timeout)
+	print(boot.output.read_text(errors='replace'), end='')
+	if not boot.ok():
+		raise HarnessError(boot.describe())
+	return 0
+
+
+def main(argv=None) -> int:
+	p = argparse.ArgumentParser(prog='wqbh', description=__doc__,
+				    formatter_class=argparse.RawDescriptionHelpFormatter)
+	p.add_argument('--no-deps', action='store_true',
+		       help='do not check or install Debian packages')
+	sub = p.add_subparsers(dest='cmd', required=True)
+	for name, fn, helptext in (
+		('run', cmd_run, 'the main job'),
+		('check', cmd_check, 'all tests'),
+		('apply', cmd_apply, 'apply the series'),
+		('export', cmd_export, 'regenerate patches/ and series'),
+		('build', cmd_build, 'build a test kernel'),
+		('boot', cmd_boot, 'run a command in a guest')):
+		sp = sub.add_parser(name, help=helptext)
+		sp.set_defaults(fn=fn)
+		if name in ('run', 'check', 'boot'):
+			sp.add_argument('--smp', type=int, default=4, choices=range(1, 9),
+					metavar='N', help='guest CPUs, 1-8 (default 4)')
+			sp.add_argument('--timeout', type=int, default=900,
+					help='seconds before the guest is killed (default 900)')
+		if name in ('build', 'boot'):
+			sp.add_argument('--flavour', choices=sorted(kernel.FLAVOURS),
+					default='debug')
+		if name == 'apply':
+			sp.add_argument('--tree', help='your own 6.1.y git tree')
+			sp.add_argument('--branch', default=BRANCH,
+					help=f'new branch to create there (default {BRANCH})')
+		if name == 'boot':
+			sp.add_argument('command', nargs=argparse.REMAINDER)
+	args = p.parse_args(argv)
+	try:
+		return args.fn(args)
+	except HarnessError as e:
+		print(f'[wqbh] error: {e}', file=sys.stderr)
+		return 1
+	except KeyboardInterrupt:
+		print('[wqbh] interrupted', file=sys.stderr)
+		return 130
+
+
+if __name__ == '__main__':
+	sys.exit(main())

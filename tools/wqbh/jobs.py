@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Shell jobs run inside the guest, and how their output is split up.
+
+A job writes sections to the guest's output port:
+    wqbh-section-begin: NAME
+    ...
+    wqbh-section-end: NAME rc=N
+so that each test program's KTAP is parsed on its own.
+"""
+
+import re
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+from .common import REPO
+
+PRELUDE = r'''
+set -u
+section() {	# section NAME COMMAND...: run COMMAND as one output section
+	name=$1; shift
+	echo "wqbh-section-begin: $name"
+	"$@"
+	rc=$?
+	echo "wqbh-section-end: $name rc=$rc"
+	return $rc
+}
+wqbh_modprobe() {
+	if [ -n "$WQBH_MODROOT" ]; then
+		modprobe -d "$WQBH_MODROOT" "$@"
+	else
+		modprobe "$@"
+	fi
+}
+status=0
+'''
+
+SMOKE = r'''
+guest_smoke() {	# KTAP: the guest is what the harness asked for
+	echo "KTAP version 1"
+	echo "1..3"
+	n=$(grep -c ^processor /proc/cpuinfo)
+	if [ "$n" -eq "{smp}" ]; then echo "ok 1 guest sees {smp} CPUs"
+	else echo "# /proc/cpuinfo lists $n CPUs"; echo "not ok 1 guest sees {smp} CPUs"; fi
+	if [ -r /proc/kcore ] && [ -d /sys/kernel/debug/tracing -o -d /sys/kernel/tracing ]; then
+		echo "ok 2 /proc/kcore and tracing present"
+	else echo "not ok 2 /proc/kcore and tracing present"; fi
+	ok=1
+	for cpu in /sys/devices/system/cpu/cpu[1-9]*; do
+		[ -w $cpu/online ] || continue
+		echo 0 >$cpu/online && echo 1 >$cpu/online || ok=0
+	done
+	[ $ok = 1 ] && echo "ok 3 CPU hotplug offline/online" || echo "not ok 3 CPU hotplug offline/online"
+}
+section guest-smoke guest_smoke || status=1
+'''
+
+KSELFTEST = r'''
+kst={kst}
+if [ -x "$kst/test_workqueue" ]; then
+	wqbh_modprobe test_workqueue || echo "wqbh: modprobe test_workqueue failed"
+	section kselftest-workqueue "$kst/test_workqueue" || status=1
+fi
+'''
+
+WQ_DUMP = r'''
+if [ -f {repo}/wq_dump.py ] && [ -x /usr/bin/drgn ]; then
+	section wq_dump /usr/bin/drgn -q -s {vmlinux} {repo}/wq_dump.py {args} || status=1
+fi
+'''
+
+TAIL = '\nexit $status\n'
+
+
+def test_job(out: Path, smp: int, wq_dump: bool = True, dump_args: str = '') -> str:
+	job = PRELUDE + SMOKE.replace('{smp}', str(smp))
+	job += KSELFTEST.replace('{kst}', str(out / 'kselftest' / 'workqueue'))
+	if wq_dump:
+		job += WQ_DUMP.replace('{repo}', str(REPO)).replace(
+			'{vmlinux}', str(out / 'vmlinux')).replace('{args}', dump_args)
+	return job + TAIL
+
+
+_BEGIN = re.compile(r'^wqbh-section-begin: (\S+)')
+_END = re.compile(r'^wqbh-section-end: (\S+) rc=(-?\d+)')
+
+
+def sections(lines: List[str]) -> Dict[str, Tuple[List[str], int]]:
+	"""Split a job's output into {name: (lines, rc)}; rc -1 if cut short."""
+	out: Dict[str, Tuple[List[str], int]] = {}
+	cur, buf = None, []
+	for line in lines:
+		line = line.rstrip('\r\n')
+		m = _BEGIN.match(line)
+		if m:
+			cur, buf = m.group(1), []
+			continue
+		m = _END.match(line)
+		if m and cur == m.group(1):
+			out[cur] = (buf, int(m.group(2)))
+			cur = None
+			continue
+		if cur is not None:
+			buf.append(line)
+	if cur is not None:
+		out[cur] = (buf, -1)
+	return out

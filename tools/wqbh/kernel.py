@@ -1,0 +1,241 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Configure, build and boot the QEMU test kernels."""
+
+import importlib.util
+import os
+import re
+import shlex
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+from . import splat
+from .common import BUILD, CONFIGS, GUEST, LOGS, REPO, HarnessError, git, log, run
+
+FLAVOURS = {
+	# flavour: fragments merged onto allnoconfig, in order
+	'debug': ['base.config', 'tests.config', 'debug.config'],
+	'bench': ['base.config', 'tests.config', 'bench.config'],
+}
+EXIT_MARK = 'wqbh-exit-status:'
+
+
+def qemu_config(arch: str = 'x86_64'):
+	path = REPO / 'tools' / 'qemu_configs' / f'{arch}.py'
+	if not path.exists():
+		raise HarnessError(f'no QEMU settings for {arch} in {path.parent}')
+	spec = importlib.util.spec_from_file_location(f'qemu_{arch}', path)
+	mod = importlib.util.module_from_spec(spec)
+	spec.loader.exec_module(mod)
+	return mod
+
+
+def out_dir(tree: Path, flavour: str) -> Path:
+	# Inside the tree, so that kbuild uses relative paths and ccache hits
+	# are shared between trees and worktrees.
+	return tree / f'out-{flavour}'
+
+
+def build_env(tree: Path) -> dict:
+	env = {
+		'KBUILD_BUILD_TIMESTAMP': 'Thu Jan  1 00:00:00 UTC 2026',
+		'KBUILD_BUILD_USER': 'wqbh',
+		'KBUILD_BUILD_HOST': 'wqbh',
+		'CCACHE_BASEDIR': str(tree.resolve().parent),
+		'CCACHE_NOHASHDIR': 'true',
+		'CCACHE_SLOPPINESS': 'time_macros',
+	}
+	return env
+
+
+def fragment_lines(flavour: str) -> List[str]:
+	if flavour not in FLAVOURS:
+		raise HarnessError(f'unknown flavour {flavour!r}; one of {", ".join(FLAVOURS)}')
+	lines = []
+	for frag in FLAVOURS[flavour]:
+		path = CONFIGS / frag
+		if not path.exists():
+			raise HarnessError(f'missing config fragment {path}')
+		lines += path.read_text().splitlines()
+	return lines
+
+
+def _symbol_exists(tree: Path, sym: str) -> bool:
+	proc = run(['git', '-C', str(tree), 'grep', '-q', '-E',
+		    rf'^\s*(menu)?config {sym}\s*$', '--', '*Kconfig*'], check=False)
+	return proc.returncode == 0
+
+
+def configure(tree: Path, flavour: str) -> Path:
+	"""allnoconfig with the flavour's fragments forced; verify the result."""
+	out = out_dir(tree, flavour)
+	out.mkdir(parents=True, exist_ok=True)
+	frag = out / 'wqbh.config'
+	lines = fragment_lines(flavour)
+	frag.write_text('\n'.join(lines) + '\n')
+	proc = run(['make', '-s', f'O={out.name}', f'KCONFIG_ALLCONFIG={out.name}/wqbh.config',
+		    'allnoconfig'], cwd=tree, check=False)
+	if proc.returncode != 0:
+		raise HarnessError(f'kernel configuration failed:\n{proc.stderr[-3000:]}')
+	config = (out / '.config').read_text()
+	wrong = []
+	for line in lines:
+		m = re.match(r'^(CONFIG_\w+)=(.*)$', line.strip())
+		if not m:
+			continue
+		sym, val = m.groups()
+		if f'\n{sym}={val}\n' in f'\n{config}':
+			continue
+		if f'{sym}=' not in config and f'# {sym} is not set' not in config \
+		   and not _symbol_exists(tree, sym[7:]):
+			continue	# not in this tree (e.g. a test of a later patch)
+		got = re.search(rf'^{sym}=.*$|^# {sym} is not set$', config, re.M)
+		wrong.append(f'{sym}={val} (got: {got.group(0) if got else "unmet dependencies"})')
+	if wrong:
+		raise HarnessError(f'{flavour} config does not have what kernel-config/ asks:\n  '
+				   + '\n  '.join(wrong))
+	return out
+
+
+def _make(tree: Path, out: Path, targets: List[str], logfile: Path) -> None:
+	jobs = str(os.cpu_count() or 2)
+	cc = 'ccache gcc' if run(['which', 'ccache'], check=False).returncode == 0 else 'gcc'
+	cmd = ['make', f'O={out.name}', f'CC={cc}', f'-j{jobs}', *targets]
+	env = dict(os.environ, **build_env(tree))
+	with open(logfile, 'a') as f:
+		f.write(f'$ {" ".join(cmd)}\n')
+		f.flush()
+		proc = subprocess.run(cmd, cwd=tree, env=env, stdout=f, stderr=subprocess.STDOUT)
+	if proc.returncode != 0:
+		lines = logfile.read_text(errors='replace').splitlines()
+		errs = [l for l in lines if re.search(r'error:|Error \d|undefined reference', l)]
+		show = '\n  '.join((errs or lines)[-12:])
+		raise HarnessError(f'build failed ({" ".join(targets)}); log {logfile}:\n  {show}')
+
+
+def build(tree: Path, flavour: str, selftests: bool = True) -> Path:
+	"""Build kernel, modules and the workqueue kselftest for a flavour."""
+	out = configure(tree, flavour)
+	logfile = out / 'build.log'
+	logfile.write_text('')
+	start = time.time()
+	_make(tree, out, ['all'], logfile)
+	modroot = out / 'modroot'
+	if (out / 'modules.order').exists():
+		run(['rm', '-rf', str(modroot)])
+		_make(tree, out, ['modules_install', f'INSTALL_MOD_PATH={modroot.name}'], logfile)
+	if selftests and (tree / 'tools/testing/selftests/workqueue').exists():
+		kst = (out / 'kselftest' / 'workqueue').resolve()
+		kst.mkdir(parents=True, exist_ok=True)
+		proc = run(['make', '-s', '-C', str(tree / 'tools/testing/selftests/workqueue'),
+			    f'OUTPUT={kst}'], check=False)
+		if proc.returncode != 0:
+			raise HarnessError(f'kselftest build failed:\n{proc.stderr[-2000:]}')
+	log(f'built {flavour} kernel in {time.time() - start:.0f} s ({out})')
+	return out
+
+
+def kernel_release(out: Path) -> str:
+	path = out / 'include' / 'config' / 'kernel.release'
+	return path.read_text().strip() if path.exists() else ''
+
+
+@dataclass
+class BootResult:
+	exit_status: Optional[int]
+	timed_out: bool
+	console: Path
+	output: Path
+	splats: List[splat.Splat] = field(default_factory=list)
+	seconds: float = 0.0
+
+	def output_lines(self) -> List[str]:
+		return self.output.read_text(errors='replace').splitlines()
+
+	def ok(self) -> bool:
+		return self.exit_status == 0 and not self.timed_out and not self.splats
+
+	def describe(self) -> str:
+		"""Why a boot failed, naming the console line of a splat."""
+		why = []
+		if self.timed_out:
+			why.append(f'timed out after {self.seconds:.0f} s')
+		elif self.exit_status is None:
+			why.append('the guest did not report an exit status (crash or panic?)')
+		elif self.exit_status != 0:
+			why.append(f'the guest command exited with status {self.exit_status}')
+		for s in self.splats:
+			why.append(f'{s.kind} at {self.console}:{s.lineno}: {s.line}')
+		return '; '.join(why) if why else 'ok'
+
+
+def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
+	 timeout: int = 900, arch: str = 'x86_64', qmp: Optional[Path] = None,
+	 extra_args: Optional[List[str]] = None, quiet: bool = False) -> BootResult:
+	"""Boot the kernel in `out` and run the shell script text `job` as root.
+
+	The guest's root is the host's / over virtio-9p, read-only; /tmp, /run
+	and /root are tmpfs.  The kernel console goes to console.log, the job's
+	output to output.log (a second serial port), both in build/logs/NAME/.
+	"""
+	qc = qemu_config(arch)
+	image = out / qc.KERNEL_IMAGE
+	if not image.exists():
+		raise HarnessError(f'no kernel image at {image}: build first')
+	logdir = LOGS / name
+	logdir.mkdir(parents=True, exist_ok=True)
+	console, output = logdir / 'console.log', logdir / 'output.log'
+	for p in (console, output):
+		p.write_text('')
+	jobfile = logdir / 'job.sh'
+	jobfile.write_text('#!/bin/sh\n' + job + '\n')
+	modroot = out / 'modroot'
+	cmdline = ['root=/dev/root', 'rootfstype=9p',
+		   'rootflags=trans=virtio,version=9p2000.L,msize=262144', 'ro',
+		   f'console={qc.CONSOLE},115200', 'panic=-1', 'oops=panic',
+		   'loglevel=7', f'init={GUEST / "init.sh"}',
+		   f'wqbh_job={jobfile}', f'wqbh_out=/dev/{qc.OUTPUT}',
+		   f'wqbh_modroot={modroot if modroot.exists() else ""}',
+		   *qc.EXTRA_CMDLINE]
+	cmd = [qc.QEMU, *qc.MACHINE, '-m', memory, '-smp', str(smp),
+	       '-nographic', '-no-reboot', '-nodefaults',
+	       '-kernel', str(image), '-append', ' '.join(cmdline),
+	       '-fsdev', 'local,id=root,path=/,readonly=on,security_model=none,multidevs=remap',
+	       '-device', 'virtio-9p-pci,fsdev=root,mount_tag=/dev/root',
+	       '-serial', f'file:{console}', '-serial', f'file:{output}',
+	       '-monitor', 'none']
+	if qmp:
+		cmd += ['-qmp', f'unix:{qmp},server=on,wait=off']
+	cmd += extra_args or []
+	(logdir / 'qemu.cmd').write_text(' '.join(shlex.quote(c) for c in cmd) + '\n')
+	if not quiet:
+		log(f'booting {name}: {out.name}, {smp} CPUs, log {console}')
+	start = time.time()
+	proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+				stderr=subprocess.STDOUT, start_new_session=True)
+	timed_out = False
+	try:
+		qemu_out, _ = proc.communicate(timeout=timeout)
+	except subprocess.TimeoutExpired:
+		timed_out = True
+		os.killpg(proc.pid, signal.SIGKILL)
+		qemu_out, _ = proc.communicate()
+	(logdir / 'qemu.log').write_bytes(qemu_out or b'')
+	seconds = time.time() - start
+	status = None
+	for line in output.read_text(errors='replace').splitlines():
+		if line.startswith(EXIT_MARK):
+			try:
+				status = int(line[len(EXIT_MARK):].strip())
+			except ValueError:
+				pass
+	if proc.returncode not in (0, None) and not timed_out and status is None:
+		msg = (qemu_out or b'').decode(errors='replace').strip()[-1500:]
+		raise HarnessError(f'QEMU failed to start (exit {proc.returncode}):\n{msg}')
+	lines = console.read_text(errors='replace').splitlines()
+	res = BootResult(status, timed_out, console, output,
+			 splat.find(lines), seconds)
+	return res
