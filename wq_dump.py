@@ -54,6 +54,9 @@ POOL_FLAG_NAMES = (
     "POOL_BH_DRAINING",
 )
 
+WQ_C = "kernel/workqueue.c"
+SOFTIRQ_C = "kernel/softirq.c"
+
 WQ_TYPES = ("bh", "percpu", "unbound", "ordered")
 POOL_KINDS = ("percpu", "bh", "unbound")
 WORK_STATES = ("pending", "inactive", "scheduled")
@@ -73,9 +76,9 @@ COLUMNS = {
         ("PENDING", "work items queued on the pool's worklist"),
         ("INACTIVE", "work items held back by max_active in workqueues "
                      "that feed this pool (pwq->inactive_works)"),
-        ("FLAGS", "pool flags without the POOL_ prefix: DISASSOCIATED (CPU "
-                  "offline or not yet bound), MANAGER_ACTIVE, BH, "
-                  "BH_DRAINING"),
+        ("FLAGS", "pool flags without the POOL_ prefix: DISASSOCIATED "
+                  "(per-CPU pool whose CPU is offline; always set on "
+                  "unbound pools), MANAGER_ACTIVE, BH, BH_DRAINING"),
     ],
     "BH pending per CPU": [
         ("CPU", "CPU"),
@@ -151,10 +154,10 @@ JSON_DOC = """\
 JSON output (--json), schema_version 1.  Within one schema_version keys
 are only ever added; removing, renaming or changing the meaning of a key
 increments it.  Flags are kernel constant names ("WQ_MEM_RECLAIM",
-"POOL_DISASSOCIATED"), unknown bits one "0x..." string.  Addresses are "0x..." strings, functions are "symbol" or
-"symbol+0xoff" or, without a symbol, the address.  The --wq and --pending
-filters only drop entries from the lists; per-pool counters always cover
-the whole pool.
+"POOL_DISASSOCIATED"), unknown bits one "0x..." string.  Addresses are
+"0x..." strings; functions are "symbol", "symbol+0xoff" or, without a
+symbol, the address.  The --wq and --pending filters only drop entries
+from the lists; per-pool counters always cover the whole pool.
 
   schema_version  int
   kernel          {release: str, possible_cpus: [int], online_cpus: [int]}
@@ -679,22 +682,29 @@ class Collector:
         self.percpu = percpu
         self.prog = prog
         self.errors = []
+        self._consts = {}
         self._check_layout()
 
     # -- lookups ----------------------------------------------------------
 
     def _const(self, name):
         """Value of an enumerator/constant, or None if the kernel lacks it."""
-        try:
-            return self.prog.constant(name).value_()
-        except (LookupError, ValueError):
-            return None
+        if name not in self._consts:
+            try:
+                self._consts[name] = self.prog.constant(name).value_()
+            except (LookupError, ValueError):
+                self._consts[name] = None
+        return self._consts[name]
 
-    def _var(self, name):
-        try:
-            return self.prog.object(name)
-        except (LookupError, ValueError):
-            return None
+    def _var(self, name, filename=None):
+        """A global variable, preferably the one defined in filename (static
+        names can repeat across files), or None."""
+        for fn in ((filename, None) if filename else (None,)):
+            try:
+                return self.prog.object(name, filename=fn)
+            except (LookupError, ValueError):
+                pass
+        return None
 
     def _type(self, name):
         try:
@@ -714,8 +724,7 @@ class Collector:
         return names
 
     def _check_layout(self):
-        prog = self.prog
-        if self._var("workqueues") is None or \
+        if self._var("workqueues", WQ_C) is None or \
                 self._type("struct worker_pool") is None:
             if self._var("init_task") is None:
                 raise WqDumpError(
@@ -724,6 +733,9 @@ class Collector:
             raise WqDumpError(
                 "kernel debug info has no workqueue internals "
                 "(workqueues, struct worker_pool): unsupported kernel")
+        self.workqueues = self._var("workqueues", WQ_C)
+        if self._var("worker_pool_idr", WQ_C) is None:
+            raise WqDumpError("unknown workqueue layout: no worker_pool_idr")
         need = {
             "struct worker_pool": ("id", "cpu", "node", "flags", "worklist",
                                    "nr_workers", "nr_idle", "workers",
@@ -792,7 +804,7 @@ class Collector:
         self.work_pwq_shift = shift
 
         # BH support of the patch series, detected by symbol.
-        self.bh_array = self._var("bh_worker_pools")
+        self.bh_array = self._var("bh_worker_pools", WQ_C)
         self.bh_symbols = [n for n, found in (
             ("bh_worker_pools", self.bh_array is not None),
             ("POOL_BH", "POOL_BH" in self.pool_flags),
@@ -824,9 +836,16 @@ class Collector:
         except self.drgn.FaultError:
             return "?"
 
+    def _real_type(self, t):
+        """Type with qualifiers and typedefs stripped."""
+        t = t.unqualified()
+        while t.kind == self.drgn.TypeKind.TYPEDEF:
+            t = t.type.unqualified()
+        return t
+
     def _cpus_of(self, mask):
         """cpulist text of a cpumask, cpumask_var_t or struct cpumask *."""
-        kind = mask.type_.unqualified().kind
+        kind = self._real_type(mask.type_).kind
         if kind in (self.drgn.TypeKind.ARRAY, self.drgn.TypeKind.POINTER):
             mask = mask[0]
         return cpulist(self.cpumask.for_each_cpu(mask))
@@ -846,9 +865,6 @@ class Collector:
             n += 1
             yield self.drgn.container_of(pos, type_name, member)
             pos = pos.next.read_()
-
-    def _list_len(self, head):
-        return sum(1 for _ in self._walk(head, "struct list_head", "next"))
 
     # -- snapshot -----------------------------------------------------------
 
@@ -875,6 +891,8 @@ class Collector:
         for p in pools:
             p["nr_inactive"] = inactive_by_pool.get(p["id"], 0)
             p["nr_busy"] = sum(1 for b in busy if b["pool"] == p["id"])
+            p["nr_pending"] = sum(1 for w in items if w["pool"] == p["id"]
+                                  and w["state"] == "pending")
         rescuers = self._collect_rescuers(pool_by_addr)
         snap = {
             "schema_version": SCHEMA_VERSION,
@@ -900,7 +918,7 @@ class Collector:
         prog = self.prog
         from drgn.helpers.linux.idr import idr_for_each
         seen = set()
-        arrays = [("percpu", self._var("cpu_worker_pools"))]
+        arrays = [("percpu", self._var("cpu_worker_pools", WQ_C))]
         if self.bh_array is not None:
             arrays.insert(0, ("bh", self.bh_array))
         for hint, arr in arrays:
@@ -908,12 +926,13 @@ class Collector:
                 continue
             for cpu in self.possible:
                 pcpu = self.percpu.per_cpu(arr, cpu)
-                for i in range(pcpu.type_.unqualified().length or 0):
+                for i in range(self._real_type(pcpu.type_).length or 0):
                     pool = pcpu[i]
                     if pool.address_ not in seen:
                         seen.add(pool.address_)
                         yield pool, hint
-        for _, entry in idr_for_each(prog["worker_pool_idr"].address_of_()):
+        idr = self._var("worker_pool_idr", WQ_C)
+        for _, entry in idr_for_each(idr.address_of_()):
             addr = entry.value_()
             if addr and addr not in seen:
                 seen.add(addr)
@@ -954,7 +973,7 @@ class Collector:
                     "nr_idle": self._int(pool.nr_idle),
                     "nr_busy": 0,
                     "nr_running": self._int(pool.nr_running),
-                    "nr_pending": self._list_len(pool.worklist),
+                    "nr_pending": 0,          # counted with the items
                     "nr_inactive": 0,
                     "refcnt": self._int(pool.refcnt),
                     "address": hex(pool.address_),
@@ -990,7 +1009,7 @@ class Collector:
             "bh": bool(pool and pool["kind"] == "bh"),
             "state": state,
             "workqueue": wq_name,
-            "work": hex(work.address_),
+            "work": hex(work.value_()),
             "func": self._func(work.func),
         }
 
@@ -1054,22 +1073,23 @@ class Collector:
         if self.wq_layout == "cpu_pwq":
             return self.percpu.per_cpu_ptr(wq.cpu_pwq, cpu)[0].read_()
         if not unbound:
+            if not wq.cpu_pwqs.value_():
+                return wq.cpu_pwqs
             return self.percpu.per_cpu_ptr(wq.cpu_pwqs, cpu)
         node = self._cpu_node(cpu)
         tbl = wq.numa_pwq_tbl
-        elem = tbl.type_.unqualified().type
+        elem = self._real_type(tbl.type_).type
         return drgn.Object(self.prog, elem,
                            address=tbl.address_ + node * drgn.sizeof(elem))
 
     def _collect_workqueues(self, pool_by_addr):
-        prog = self.prog
         wq_bh = self.wq_flags.get("WQ_BH", 0)
         wq_unbound = self.wq_flags["WQ_UNBOUND"]
         wq_ordered = self.wq_flags.get("__WQ_ORDERED", 0)
         wqs = []
         items = []
         inactive_by_pool = {}
-        for wq in self._walk(prog["workqueues"], "struct workqueue_struct",
+        for wq in self._walk(self.workqueues, "struct workqueue_struct",
                              "list"):
             try:
                 name = self._str(wq.name)
@@ -1125,10 +1145,9 @@ class Collector:
         return wqs, items, inactive_by_pool
 
     def _collect_rescuers(self, pool_by_addr):
-        prog = self.prog
         reclaim = self.wq_flags["WQ_MEM_RECLAIM"]
         out = []
-        for wq in self._walk(prog["workqueues"], "struct workqueue_struct",
+        for wq in self._walk(self.workqueues, "struct workqueue_struct",
                              "list"):
             try:
                 if not wq.flags.value_() & reclaim or not wq.rescuer.value_():
@@ -1184,8 +1203,8 @@ class Collector:
         return out
 
     def _collect_tasklets(self, cpus):
-        vec = self._var("tasklet_vec")
-        hi_vec = self._var("tasklet_hi_vec")
+        vec = self._var("tasklet_vec", SOFTIRQ_C)
+        hi_vec = self._var("tasklet_hi_vec", SOFTIRQ_C)
         ttype = self._type("struct tasklet_struct")
         if vec is None or hi_vec is None or ttype is None:
             return {"available": False, "per_cpu": []}
@@ -1241,9 +1260,9 @@ def build_parser():
     p = argparse.ArgumentParser(
         prog="drgn wq_dump.py",
         description="Show workqueues, worker pools (including BH pools), "
-                    "rescuers, busy workers, queued work items and tasklet "
-                    "queues of the running kernel or a crash dump.  Run "
-                    "under drgn: `drgn wq_dump.py` (live, as root) or "
+                    "rescuers, busy workers,\nqueued work items and tasklet "
+                    "queues of the running kernel or a crash dump.\nRun "
+                    "under drgn: `drgn wq_dump.py` (live, as root) or\n"
                     "`drgn -c VMCORE -s vmlinux wq_dump.py`.",
         epilog=_help_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter)

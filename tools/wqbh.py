@@ -148,6 +148,11 @@ def check_series(res: Results, t: Path) -> bool:
 		finally:
 			shutil.rmtree(tmp, ignore_errors=True)
 		try:
+			tree.check_maintainers(wt, REPO / 'MAINTAINERS-snippet')
+			res.add('MAINTAINERS-snippet matches the applied tree', 'pass')
+		except HarnessError as e:
+			res.add('MAINTAINERS-snippet matches the applied tree', 'fail', str(e))
+		try:
 			wt_branch_tree = git(wt, 'rev-parse', 'HEAD^{tree}').strip()
 			tree.quilt_tree_matches(t, SERIES, PATCHES, wt_branch_tree)
 			res.add('quilt push -a gives the same tree as git am', 'pass')
@@ -171,7 +176,7 @@ def check_bisect(res: Results, t: Path) -> bool:
 			git(t, 'checkout', '-q', '--detach', rev)
 			start = time.time()
 			try:
-				kernel.build(t, 'debug', selftests=False)
+				kernel.build(t, 'bisect', selftests=False)
 				res.add(f'builds on its own: {name}', 'pass')
 			except HarnessError as e:
 				ok = res.add(f'builds on its own: {name}', 'fail', str(e))
@@ -180,6 +185,19 @@ def check_bisect(res: Results, t: Path) -> bool:
 	finally:
 		git(t, 'checkout', '-q', BRANCH)
 	return ok
+
+
+def check_sparse(res: Results, t: Path, out: Path) -> None:
+	"""No sparse warning in the kernel C files the series touches, beyond
+	what the base already has (tools/sparse-known.txt)."""
+	files = [f for f in git(t, 'diff', '--name-only', f'{BASE_TAG}..{BRANCH}',
+				 '--', '*.c').split() if not f.startswith(('tools/', 'scripts/'))]
+	name = 'sparse: no new warnings in ' + (', '.join(files) or 'touched files')
+	try:
+		new = kernel.sparse_new(kernel.sparse(t, out, files), TOOLS / 'sparse-known.txt')
+		res.add(name, 'fail' if new else 'pass', '\n'.join(new))
+	except HarnessError as e:
+		res.add(name, 'fail', str(e))
 
 
 def cmd_check(args) -> int:
@@ -200,6 +218,7 @@ def cmd_check(args) -> int:
 				res.add('builds: debug kernel at the top of the series', 'fail', str(e))
 				out = None
 			if out:
+				check_sparse(res, t, out)
 				boot = kernel.boot(out, jobs.test_job(out, args.smp), 'check-debug',
 						   smp=args.smp, timeout=args.timeout)
 				secs = report_boot(res, 'debug kernel', boot)
@@ -244,7 +263,8 @@ def cmd_build(args) -> int:
 
 def cmd_boot(args) -> int:
 	out = kernel.out_dir(DEFAULT_TREE, args.flavour)
-	cmd = ' '.join(args.command) or 'uname -a'
+	words = args.command[1:] if args.command[:1] == ['--'] else args.command
+	cmd = ' '.join(words) or 'uname -a'
 	boot = kernel.boot(out, jobs.PRELUDE + cmd + '\n', f'boot-{args.flavour}',
 			   smp=args.smp, timeout=args.timeout)
 	print(boot.output.read_text(errors='replace'), end='')

@@ -19,9 +19,9 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 
 out=${wqbh_out:-/dev/ttyS1}
-# Modules live in the build tree; the host may have no /lib/modules.
-export WQBH_MODROOT="$wqbh_modroot"
-export WQBH_KREL="$(uname -r)"
+# Modules live in the build tree (the host may have no /lib/modules):
+# modprobe reads its -d option from the environment.
+[ -n "$wqbh_modroot" ] && export MODPROBE_OPTIONS="-d $wqbh_modroot"
 
 if [ -n "$wqbh_job" ] && [ -r "$wqbh_job" ]; then
 	sh "$wqbh_job" >"$out" 2>&1

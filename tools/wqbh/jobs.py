@@ -24,13 +24,6 @@ section() {	# section NAME COMMAND...: run COMMAND as one output section
 	echo "wqbh-section-end: $name rc=$rc"
 	return $rc
 }
-wqbh_modprobe() {
-	if [ -n "$WQBH_MODROOT" ]; then
-		modprobe -d "$WQBH_MODROOT" "$@"
-	else
-		modprobe "$@"
-	fi
-}
 status=0
 '''
 
@@ -57,7 +50,7 @@ section guest-smoke guest_smoke || status=1
 KSELFTEST = r'''
 kst={kst}
 if [ -x "$kst/test_workqueue" ]; then
-	wqbh_modprobe test_workqueue || echo "wqbh: modprobe test_workqueue failed"
+	modprobe test_workqueue || echo "wqbh: modprobe test_workqueue failed"
 	section kselftest-workqueue "$kst/test_workqueue" || status=1
 fi
 '''

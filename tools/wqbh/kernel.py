@@ -19,6 +19,7 @@ FLAVOURS = {
 	# flavour: fragments merged onto allnoconfig, in order
 	'debug': ['base.config', 'tests.config', 'debug.config'],
 	'bench': ['base.config', 'tests.config', 'bench.config'],
+	'bisect': ['base.config', 'tests.config', 'bisect.config'],
 }
 EXIT_MARK = 'wqbh-exit-status:'
 
@@ -47,6 +48,7 @@ def build_env(tree: Path) -> dict:
 		'CCACHE_BASEDIR': str(tree.resolve().parent),
 		'CCACHE_NOHASHDIR': 'true',
 		'CCACHE_SLOPPINESS': 'time_macros',
+		'CCACHE_MAXSIZE': os.environ.get('CCACHE_MAXSIZE', '25G'),
 	}
 	return env
 
@@ -81,19 +83,25 @@ def configure(tree: Path, flavour: str) -> Path:
 	if proc.returncode != 0:
 		raise HarnessError(f'kernel configuration failed:\n{proc.stderr[-3000:]}')
 	config = (out / '.config').read_text()
-	wrong = []
+	want = {}	# the last word on each symbol wins, as in kconfig
 	for line in lines:
-		m = re.match(r'^(CONFIG_\w+)=(.*)$', line.strip())
-		if not m:
+		m = re.match(r'^(CONFIG_\w+)=(.*)$', line.strip()) or \
+		    re.match(r'^# (CONFIG_\w+) is not set$', line.strip())
+		if m:
+			want[m.group(1)] = m.group(2) if m.lastindex == 2 else 'n'
+	wrong = []
+	for sym, val in want.items():
+		have = re.search(rf'^{sym}=(.*)$', config, re.M)
+		if val == 'n':
+			if have:
+				wrong.append(f'{sym} unset (got: {have.group(0)})')
 			continue
-		sym, val = m.groups()
-		if f'\n{sym}={val}\n' in f'\n{config}':
+		if have and have.group(1) == val:
 			continue
-		if f'{sym}=' not in config and f'# {sym} is not set' not in config \
+		if not have and f'# {sym} is not set' not in config \
 		   and not _symbol_exists(tree, sym[7:]):
 			continue	# not in this tree (e.g. a test of a later patch)
-		got = re.search(rf'^{sym}=.*$|^# {sym} is not set$', config, re.M)
-		wrong.append(f'{sym}={val} (got: {got.group(0) if got else "unmet dependencies"})')
+		wrong.append(f'{sym}={val} (got: {have.group(0) if have else "not set or unmet dependencies"})')
 	if wrong:
 		raise HarnessError(f'{flavour} config does not have what kernel-config/ asks:\n  '
 				   + '\n  '.join(wrong))
@@ -239,3 +247,37 @@ def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 	res = BootResult(status, timed_out, console, output,
 			 splat.find(lines), seconds)
 	return res
+
+
+def sparse(tree: Path, out: Path, files: List[str]) -> List[str]:
+	"""sparse warnings and errors for the given C files of the tree."""
+	objs = [f[:-2] + '.o' for f in files if f.endswith('.c')]
+	if not objs:
+		return []
+	cmd = ['make', f'O={out.name}', 'C=2', 'CHECK=sparse', *objs]
+	env = dict(os.environ, **build_env(tree))
+	proc = subprocess.run(cmd, cwd=tree, env=env, text=True,
+			      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+	if proc.returncode != 0:
+		raise HarnessError(f'sparse run failed:\n{proc.stdout[-2000:]}')
+	found = []
+	for line in proc.stdout.splitlines():
+		m = re.match(r'^(?:\.\./)?(\S+?):\d+:\d+: (warning|error): ', line)
+		if m and m.group(1) in files:
+			found.append(line[3:] if line.startswith('../') else line)
+	return found
+
+
+def sparse_new(found: List[str], known_file: Path) -> List[str]:
+	"""The warnings not in the allow-list (compared without line numbers)."""
+	known = set()
+	if known_file.exists():
+		for line in known_file.read_text().splitlines():
+			if line.strip() and not line.startswith('#'):
+				known.add(line.strip())
+	new = []
+	for line in found:
+		norm = re.sub(r'^(\S+?):\d+:\d+: ', r'\1: ', line).strip()
+		if norm not in known:
+			new.append(line)
+	return new

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from typing import Iterable, List
 
 PATTERNS = [
-	('BUG', r'\bBUG: '),
-	('WARNING', r'\bWARNING: '),
+	# Specific reports first, so a splat is named by what it is.
 	('KASAN', r'\bKASAN\b'),
 	('lockdep', r'possible circular locking dependency'),
 	('lockdep', r'inconsistent lock state'),
@@ -28,8 +27,6 @@ PATTERNS = [
 	('lockdep', r'held lock freed'),
 	('atomic', r'scheduling while atomic'),
 	('atomic', r'sleeping function called from invalid context'),
-	('Oops', r'\bOops\b'),
-	('panic', r'Kernel panic'),
 	('workqueue', r'workqueue lockup'),
 	('lockup', r'soft lockup'),
 	('lockup', r'hard LOCKUP'),
@@ -37,6 +34,10 @@ PATTERNS = [
 	('ODEBUG', r'\bODEBUG: '),
 	('UBSAN', r'\bUBSAN: '),
 	('GPF', r'general protection fault'),
+	('BUG', r'\bBUG: '),
+	('WARNING', r'\bWARNING: '),
+	('Oops', r'\bOops\b'),
+	('panic', r'Kernel panic'),
 ]
 _COMPILED = [(kind, re.compile(pat)) for kind, pat in PATTERNS]
 # Lines that mention a pattern without being a splat.

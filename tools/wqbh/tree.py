@@ -297,3 +297,27 @@ def quilt_tree_matches(tree: Path, series: Path = SERIES,
 	finally:
 		run(['git', '-C', str(tree), 'worktree', 'remove', '--force', str(wt)],
 		    check=False)
+
+
+def maintainers_blocks(snippet: Path) -> List[str]:
+	"""Entries of MAINTAINERS-snippet as they must read in the tree."""
+	blocks, cur = [], []
+	for line in snippet.read_text().splitlines() + ['']:
+		if line.startswith('#'):
+			continue
+		if not line.strip():
+			if cur:
+				blocks.append('\n'.join(cur))
+			cur = []
+			continue
+		cur.append(line[1:] if line.startswith('+') else line)
+	return blocks
+
+
+def check_maintainers(wt: Path, snippet: Path) -> None:
+	"""Every entry of the snippet stands verbatim in the tree's MAINTAINERS."""
+	text = (wt / 'MAINTAINERS').read_text(errors='replace')
+	for block in maintainers_blocks(snippet):
+		if f'\n{block}\n' not in text:
+			raise HarnessError(f'MAINTAINERS of the applied tree lacks the entry '
+					   f'"{block.splitlines()[0]}" as MAINTAINERS-snippet has it')

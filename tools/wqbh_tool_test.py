@@ -1,0 +1,282 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Unit tests of the harness itself, on canned logs in test_data/.
+
+Run: /usr/bin/python3 -m unittest tools/wqbh_tool_test.py
+(`make check` runs them too).  The KTAP tests need the base tree's
+tools/testing/kunit/kunit_parser.py, i.e. build/linux must exist.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from wqbh import jobs, kernel, ktap, splat, tree	# noqa: E402
+from wqbh.common import DEFAULT_TREE, HarnessError	# noqa: E402
+
+DATA = Path(__file__).resolve().parent / 'test_data'
+
+
+def data_lines(name):
+	return (DATA / name).read_text().splitlines()
+
+
+class SplatTest(unittest.TestCase):
+	def test_clean_boot_has_no_splat(self):
+		# A real boot of the debug kernel: TCG's "inconsistent fixed MTRR"
+		# line and "panic=-1" on the command line are not splats.
+		lines = data_lines('console_clean.log')
+		self.assertTrue(any('inconsistent fixed MTRR' in l for l in lines))
+		self.assertTrue(any('panic=-1' in l for l in lines))
+		self.assertEqual(splat.find(lines), [])
+
+	def test_kasan_report(self):
+		# A real report of the debug kernel (splat_module, which=kasan).
+		found = splat.find(data_lines('console_kasan.log'))
+		self.assertTrue(found)
+		self.assertEqual(found[0].kind, 'KASAN')
+		self.assertIn('BUG: KASAN: use-after-free in splat_kasan', found[0].line)
+
+	def test_lockdep_report(self):
+		found = splat.find(data_lines('console_lockdep.log'))
+		self.assertTrue(found)
+		kinds = {s.kind for s in found}
+		self.assertIn('lockdep', kinds)
+		self.assertEqual(found[0].kind, 'lockdep')
+		self.assertIn('possible circular locking dependency', found[0].line)
+
+	def test_warning_names_line(self):
+		lines = data_lines('console_warning.log')
+		found = splat.find(lines)
+		self.assertTrue(found)
+		self.assertEqual(found[0].kind, 'WARNING')
+		self.assertIn('WARNING:', lines[found[0].lineno - 1])
+
+	def test_expected_splat_is_not_a_failure(self):
+		lines = ['x', 'wqbh: expect splat: bad flags', 'WARNING: CPU: 0 PID: 1 at foo',
+			 'wqbh: end of expected splat', 'y']
+		self.assertEqual(splat.find(lines), [])
+
+	def test_missing_expected_splat_is_a_failure(self):
+		lines = ['wqbh: expect splat: bad flags', 'nothing', 'wqbh: end of expected splat']
+		found = splat.find(lines)
+		self.assertEqual(len(found), 1)
+		self.assertEqual(found[0].kind, 'missing expected splat')
+
+	def test_splat_outside_expected_region(self):
+		lines = ['wqbh: expect splat: x', 'WARNING: a', 'wqbh: end of expected splat',
+			 'BUG: sleeping function called from invalid context']
+		found = splat.find(lines)
+		self.assertEqual([s.lineno for s in found], [4])
+
+
+@unittest.skipUnless((DEFAULT_TREE / 'tools/testing/kunit/kunit_parser.py').exists(),
+		     'base tree not made yet')
+class KtapTest(unittest.TestCase):
+	def statuses(self, name):
+		cases, _ = ktap.parse(data_lines(name), 'suite')
+		return {c.name: c.status for c in cases}
+
+	def test_all_pass(self):
+		self.assertEqual(self.statuses('ktap_pass.log'),
+				 {'suite: context_system_wq': 'pass', 'suite: self_free': 'pass',
+				  'suite: requeue_system_wq': 'pass'})
+
+	def test_failure_is_counted(self):
+		st = self.statuses('ktap_fail.log')
+		self.assertEqual(st['suite: self_free'], 'fail')
+		self.assertEqual(list(st.values()).count('pass'), 2)
+
+	def test_missing_cases_fail(self):
+		st = self.statuses('ktap_short.log')
+		self.assertIn('fail', st.values())
+
+	def test_no_ktap_fails(self):
+		st = self.statuses('console_clean.log')
+		self.assertEqual(list(st.values()), ['fail'])
+
+	def test_skipped_suite(self):
+		st = self.statuses('ktap_skip.log')
+		self.assertNotIn('pass', st.values())
+
+
+class SectionsTest(unittest.TestCase):
+	def test_split(self):
+		out = jobs.sections(['noise', 'wqbh-section-begin: a', 'l1', 'l2',
+				     'wqbh-section-end: a rc=0', 'wqbh-section-begin: b', 'l3'])
+		self.assertEqual(out['a'], (['l1', 'l2'], 0))
+		self.assertEqual(out['b'], (['l3'], -1))
+
+	def test_job_reports_status(self):
+		job = jobs.test_job(Path('/nonexistent'), 4, wq_dump=False)
+		self.assertIn('guest sees 4 CPUs', job)
+		self.assertTrue(job.rstrip().endswith('exit $status'))
+
+
+def sh(cwd, *cmd, **kw):
+	return subprocess.run(cmd, cwd=cwd, check=True, text=True,
+			      stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw).stdout
+
+
+class TreeTest(unittest.TestCase):
+	"""apply/export on a toy '6.1' tree, so no kernel is needed."""
+
+	def setUp(self):
+		self.tmp = Path(tempfile.mkdtemp(prefix='wqbh-test-'))
+		self.env = dict(os.environ, GIT_AUTHOR_DATE='@1700000000 +0000',
+				GIT_COMMITTER_DATE='@1700000000 +0000')
+		self.src = self.make_tree('src')
+		# Two commits of "series" on top of the base.
+		(self.src / 'a.c').write_text('int a;\nint b;\n')
+		sh(self.src, 'git', 'commit', '-q', '-s', '-a', '-m', 'toy: change a', env=self.env)
+		(self.src / 'new.c').write_text('int n;\n')
+		sh(self.src, 'git', 'add', 'new.c')
+		sh(self.src, 'git', 'commit', '-q', '-s', '-m', 'toy: add new', env=self.env)
+		self.patches = self.tmp / 'patches'
+		self.series = self.tmp / 'series'
+		self.cover = self.tmp / 'cover.txt'
+		self.cover.write_text('toy series\n\nblurb\n')
+		tree.export(self.src, self.patches, self.series, 'wqbh-base..HEAD', self.cover)
+
+	def tearDown(self):
+		shutil.rmtree(self.tmp, ignore_errors=True)
+
+	def make_tree(self, name, version=(6, 1, 7)):
+		t = self.tmp / name
+		t.mkdir()
+		(t / 'Makefile').write_text('VERSION = %d\nPATCHLEVEL = %d\nSUBLEVEL = %d\n' % version)
+		(t / 'a.c').write_text('int a;\n')
+		sh(t, 'git', 'init', '-q', '-b', 'main')
+		sh(t, 'git', 'config', 'user.name', 'Toy Tester')
+		sh(t, 'git', 'config', 'user.email', 'toy@example.org')
+		sh(t, 'git', 'add', '-A')
+		sh(t, 'git', 'commit', '-q', '-m', 'base', env=self.env)
+		sh(t, 'git', 'tag', 'wqbh-base')
+		return t
+
+	def user_tree(self, version=(6, 1, 7)):
+		t = self.make_tree('user', version)
+		sh(t, 'git', 'tag', '-d', 'wqbh-base')	# a user's tree has no tag
+		return t
+
+	def test_export_is_byte_stable(self):
+		first = {p.name: p.read_bytes() for p in self.patches.iterdir()}
+		tree.export(self.src, self.patches, self.series, 'wqbh-base..HEAD', self.cover)
+		second = {p.name: p.read_bytes() for p in self.patches.iterdir()}
+		self.assertEqual(first, second)
+		self.assertEqual(self.series.read_text().split(),
+				 ['0001-toy-change-a.patch', '0002-toy-add-new.patch'])
+		cover = (self.patches / '0000-cover-letter.patch').read_text()
+		self.assertIn('Subject: [PATCH 0/2] toy series', cover)
+		self.assertIn('toy: add new', cover)
+		for text in first.values():
+			self.assertNotIn(b'Message-Id', text)
+			self.assertTrue(text.startswith(b'From 0000000000000000000000000000000000000000'))
+
+	def test_apply_then_export_round_trip(self):
+		t = self.user_tree()
+		tree.apply(t, 'wqbh', self.series, self.patches)
+		self.assertEqual(sh(t, 'git', 'rev-parse', '--abbrev-ref', 'HEAD').strip(), 'wqbh')
+		self.assertEqual((t / 'new.c').read_text(), 'int n;\n')
+		sh(t, 'git', 'tag', 'wqbh-base', 'main')
+		out = self.tmp / 'again'
+		tree.export(t, out, self.tmp / 'series2', 'wqbh-base..wqbh', self.cover)
+		for p in self.patches.iterdir():
+			self.assertEqual(p.read_bytes(), (out / p.name).read_bytes(), p.name)
+
+	def test_apply_refuses_dirty_tree(self):
+		t = self.user_tree()
+		(t / 'a.c').write_text('int dirty;\n')
+		with self.assertRaisesRegex(HarnessError, 'uncommitted changes'):
+			tree.apply(t, 'wqbh', self.series, self.patches)
+		self.assertEqual((t / 'a.c').read_text(), 'int dirty;\n')
+		self.assertEqual(sh(t, 'git', 'branch', '--list', 'wqbh'), '')
+
+	def test_apply_refuses_other_version(self):
+		t = self.user_tree((6, 6, 1))
+		with self.assertRaisesRegex(HarnessError, '6.6.1.*6.1.y'):
+			tree.apply(t, 'wqbh', self.series, self.patches)
+
+	def test_apply_refuses_existing_branch(self):
+		t = self.user_tree()
+		sh(t, 'git', 'branch', 'wqbh')
+		with self.assertRaisesRegex(HarnessError, 'already exists'):
+			tree.apply(t, 'wqbh', self.series, self.patches)
+
+	def test_patch_that_does_not_apply_is_named(self):
+		t = self.user_tree()
+		(t / 'a.c').write_text('int something_else;\n')
+		sh(t, 'git', 'commit', '-q', '-a', '-m', 'diverge', env=self.env)
+		with self.assertRaisesRegex(HarnessError, '0001-toy-change-a.patch does not apply'):
+			tree.apply(t, 'wqbh', self.series, self.patches)
+		# The user's branch and files are as they were.
+		self.assertEqual(sh(t, 'git', 'rev-parse', '--abbrev-ref', 'HEAD').strip(), 'main')
+		self.assertEqual(sh(t, 'git', 'branch', '--list', 'wqbh'), '')
+		self.assertEqual((t / 'a.c').read_text(), 'int something_else;\n')
+
+	def test_own_tree_refuses_unexported_commits(self):
+		t = self.make_tree('own')
+		tree.apply(t, 'wqbh', self.series, self.patches)
+		tree.apply(t, 'wqbh', self.series, self.patches)	# reuse: fine
+		(t / 'a.c').write_text('int local_work;\n')
+		sh(t, 'git', 'commit', '-q', '-a', '-s', '-m', 'local work', env=self.env)
+		with self.assertRaisesRegex(HarnessError, 'differ from patches'):
+			tree.apply(t, 'wqbh', self.series, self.patches)
+		self.assertEqual((t / 'a.c').read_text(), 'int local_work;\n')
+
+	def test_export_refuses_foreign_author(self):
+		(self.src / 'a.c').write_text('int c;\n')
+		sh(self.src, 'git', 'commit', '-q', '-a', '-m', 'no signoff', env=self.env)
+		with self.assertRaisesRegex(HarnessError, 'lacks Signed-off-by'):
+			tree.export(self.src, self.tmp / 'p3', self.tmp / 's3', 'wqbh-base..HEAD',
+				    self.cover)
+
+
+class MaintainersTest(unittest.TestCase):
+	def test_snippet_blocks(self):
+		tmp = Path(tempfile.mkdtemp(prefix='wqbh-maint-'))
+		try:
+			snip = tmp / 'snippet'
+			snip.write_text('# comment\n\nFOO\nM:\tA <a@b>\n+F:\tnew.c\n')
+			self.assertEqual(tree.maintainers_blocks(snip), ['FOO\nM:\tA <a@b>\nF:\tnew.c'])
+			(tmp / 'MAINTAINERS').write_text('X\n\nFOO\nM:\tA <a@b>\nF:\tnew.c\n\nY\n')
+			tree.check_maintainers(tmp, snip)
+			(tmp / 'MAINTAINERS').write_text('X\n\nFOO\nM:\tA <a@b>\n\nY\n')
+			with self.assertRaisesRegex(HarnessError, 'lacks the entry "FOO"'):
+				tree.check_maintainers(tmp, snip)
+		finally:
+			shutil.rmtree(tmp)
+
+
+class SparseTest(unittest.TestCase):
+	def test_known_warnings_are_allowed_by_text_not_line(self):
+		known = Path(__file__).resolve().parent / 'sparse-known.txt'
+		found = ["kernel/workqueue.c:3999:13: warning: context imbalance in "
+			 "'wq_manager_inactive' - different lock contexts for basic block",
+			 "kernel/workqueue.c:10:1: warning: symbol 'x' was not declared. "
+			 "Should it be static?"]
+		self.assertEqual(kernel.sparse_new(found, known), found[1:])
+
+
+class ConfigTest(unittest.TestCase):
+	def test_flavours_have_fragments(self):
+		for flavour in kernel.FLAVOURS:
+			lines = kernel.fragment_lines(flavour)
+			self.assertIn('CONFIG_9P_FS=y', lines)
+		self.assertIn('CONFIG_KASAN=y', kernel.fragment_lines('debug'))
+		self.assertNotIn('CONFIG_KASAN=y', kernel.fragment_lines('bench'))
+		self.assertIn('CONFIG_DEBUG_INFO_NONE=y', kernel.fragment_lines('bisect'))
+
+	def test_unknown_flavour(self):
+		with self.assertRaises(HarnessError):
+			kernel.fragment_lines('nope')
+
+
+if __name__ == '__main__':
+	unittest.main()
