@@ -853,18 +853,21 @@ class Collector:
     def _walk(self, head, type_name, member):
         """list_for_each_entry that tolerates a changing live list."""
         seen = set()
-        pos = head.next.read_()
         head_addr = head.address_
         n = 0
-        while pos.value_() != head_addr:
-            if pos.value_() in seen or n >= LIST_LIMIT:
-                self.errors.append(f"list at {head_addr:#x} loops or is too "
-                                   "long; stopped")
-                return
-            seen.add(pos.value_())
-            n += 1
-            yield self.drgn.container_of(pos, type_name, member)
-            pos = pos.next.read_()
+        try:
+            pos = head.next.read_()
+            while pos.value_() != head_addr:
+                if pos.value_() in seen or n >= LIST_LIMIT:
+                    self.errors.append(f"list at {head_addr:#x} loops or is "
+                                       "too long; stopped")
+                    return
+                seen.add(pos.value_())
+                n += 1
+                yield self.drgn.container_of(pos, type_name, member)
+                pos = pos.next.read_()
+        except self.drgn.FaultError as e:
+            self.errors.append(f"list at {head_addr:#x}: {e}; stopped")
 
     # -- snapshot -----------------------------------------------------------
 

@@ -10,10 +10,14 @@ Canned data lives in tools/test_data/wq_dump/:
   NAME.snapshot.json       collected data (what Collector.collect() returns)
   NAME.MODE.{txt,json}     expected output of a mode (see MODES) for it
 
-v61_guest is a real snapshot taken on the 6.1.192 debug kernel in QEMU
-(4 CPUs); v61_guest_offline the same kernel with CPU 3 offline; bh_busy is
-synthetic: a 3-CPU kernel with the BH series, busy workers, queued,
-inactive and scheduled work and queued tasklets.  To regenerate the
+v61_guest is real: the 6.1.192 debug kernel in QEMU (4 CPUs, no BH
+series), read from a dump-guest-memory vmcore taken while loops wrote
+/proc/sys/vm/stat_refresh (so it has a busy worker and queued items).
+v61_guest_offline is real too: `wq_dump.py --json` run live in that guest
+(by tools/guest/wq_dump_check.py --save) with CPU 3 offline.  bh_busy is
+synthetic: a 3-CPU kernel with the BH series, busy workers (one of them a
+BH worker, one a rescuer), pending, inactive and scheduled work, and
+queued tasklets.  To regenerate the
 expected files after an intended output change, run with
 WQ_DUMP_REGEN=1 and review the diff.
 """
@@ -501,6 +505,14 @@ class CheckerTest(unittest.TestCase):
         del snap["tasklets"]
         self.assertEqual(wq_dump_check.check_snapshot(snap),
                          ["JSON lacks top-level keys: tasklets"])
+
+    def test_missing_vmlinux(self):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            rc = wq_dump_check.main(["/nonexistent/vmlinux"])
+        self.assertEqual(rc, 1)
+        self.assertEqual(out.getvalue(), "wq_dump_check: FAIL: vmlinux "
+                         "/nonexistent/vmlinux not found\n")
 
     def test_parse_cpulist(self):
         self.assertEqual(wq_dump_check.parse_cpulist("0-2,5\n"), [0, 1, 2, 5])

@@ -23,6 +23,8 @@ schema and checks invariants of a healthy kernel:
 With --all-modes it also runs the text, --pending and --wq modes and a
 --wq filter that matches nothing (must fail with one line on stderr).
 
+With --core VMCORE it checks a crash dump instead (e.g. on the host).
+
 Exit status 0 when everything holds, 1 otherwise (each problem on its own
 "FAIL:" line), 2 on a usage error.
 """
@@ -225,6 +227,9 @@ def main(argv=None):
                     default="auto", help="whether the kernel has BH pools")
     ap.add_argument("--all-modes", action="store_true",
                     help="also run text, --pending, --wq and an error case")
+    ap.add_argument("--core", metavar="VMCORE",
+                    help="check a crash dump instead of the running kernel "
+                         "(online CPUs are then not compared with /sys)")
     ap.add_argument("--save", metavar="FILE",
                     help="write the JSON output to FILE")
     ap.add_argument("--timeout", type=int, default=900,
@@ -239,7 +244,10 @@ def main(argv=None):
         if not os.path.exists(path):
             fail(f"{what} {path} not found")
             return 1
-    base = [args.drgn, "-q", "-s", args.vmlinux, args.script]
+    base = [args.drgn, "-q", "-s", args.vmlinux]
+    if args.core:
+        base += ["-c", args.core]
+    base.append(args.script)
     try:
         r = run(base + ["--json"], args.timeout)
     except subprocess.TimeoutExpired:
@@ -265,11 +273,13 @@ def main(argv=None):
     except Exception as e:  # the script's own validator is a bonus
         problems.append(f"cannot load validate_snapshot from "
                         f"{args.script}: {e}")
-    try:
-        with open("/sys/devices/system/cpu/online") as f:
-            online = parse_cpulist(f.read())
-    except OSError:
-        online = None
+    online = None
+    if not args.core:
+        try:
+            with open("/sys/devices/system/cpu/online") as f:
+                online = parse_cpulist(f.read())
+        except OSError:
+            pass
     problems += check_snapshot(snap, online, args.expect_bh)
     if snap.get("errors"):
         # A live kernel may change while read; report, do not fail.

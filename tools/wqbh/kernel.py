@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Configure, build and boot the QEMU test kernels."""
 
+import hashlib
 import importlib.util
 import os
 import re
@@ -77,7 +78,18 @@ def configure(tree: Path, flavour: str) -> Path:
 	out.mkdir(parents=True, exist_ok=True)
 	frag = out / 'wqbh.config'
 	lines = fragment_lines(flavour)
-	frag.write_text('\n'.join(lines) + '\n')
+	text = '\n'.join(lines) + '\n'
+	# Same fragments on the same source tree: the config is already right,
+	# and not touching it spares a relink.
+	stamp = out / 'wqbh.config.stamp'
+	tree_id = git(tree, 'rev-parse', 'HEAD^{tree}').strip()
+	dirty = git(tree, 'status', '--porcelain', '--untracked-files=no').strip()
+	key = hashlib.sha256((text + tree_id).encode()).hexdigest()
+	if not dirty and (out / '.config').exists() and stamp.exists() \
+	   and stamp.read_text() == key:
+		return out
+	stamp.unlink(missing_ok=True)
+	frag.write_text(text)
 	proc = run(['make', '-s', f'O={out.name}', f'KCONFIG_ALLCONFIG={out.name}/wqbh.config',
 		    'allnoconfig'], cwd=tree, check=False)
 	if proc.returncode != 0:
@@ -105,6 +117,8 @@ def configure(tree: Path, flavour: str) -> Path:
 	if wrong:
 		raise HarnessError(f'{flavour} config does not have what kernel-config/ asks:\n  '
 				   + '\n  '.join(wrong))
+	if not dirty:
+		stamp.write_text(key)
 	return out
 
 

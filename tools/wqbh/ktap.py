@@ -49,8 +49,15 @@ def parse(lines: Iterable[str], suite: str, tree: Path = DEFAULT_TREE,
 	"""
 	kp = parser(tree)
 	buf = io.StringIO()
-	with redirect_stdout(buf):
-		top = kp.parse_run_tests(list(lines))
+	# kunit_printer keeps the sys.stdout of its import time: point it here.
+	printer = kp.stdout
+	saved = printer._output		# pylint: disable=protected-access
+	printer._output = buf		# pylint: disable=protected-access
+	try:
+		with redirect_stdout(buf):
+			top = kp.parse_run_tests(list(lines))
+	finally:
+		printer._output = saved	# pylint: disable=protected-access
 	if verbose:
 		print(buf.getvalue(), end='')
 	cases = []
