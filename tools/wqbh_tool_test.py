@@ -63,6 +63,12 @@ class SplatTest(unittest.TestCase):
 			 'wqbh: end of expected splat', 'y']
 		self.assertEqual(splat.find(lines), [])
 
+	def test_expected_splat_from_test_module(self):
+		lines = ['[   9.1] test_workqueue: expect splat: bad flags',
+			 '[   9.2] WARNING: CPU: 1 PID: 80 at kernel/workqueue.c:4400',
+			 '[   9.3] test_workqueue: end of expected splat']
+		self.assertEqual(splat.find(lines), [])
+
 	def test_missing_expected_splat_is_a_failure(self):
 		lines = ['wqbh: expect splat: bad flags', 'nothing', 'wqbh: end of expected splat']
 		found = splat.find(lines)

@@ -7,8 +7,10 @@ CPUs had inconsistent fixed MTRR settings" and the command line holds
 "panic=-1", so we match "inconsistent lock state" and "Kernel panic".
 
 A test that provokes a splat on purpose brackets it with console lines
-"wqbh: expect splat: WHAT" and "wqbh: end of expected splat"; a splat
-between them is expected, and the absence of one is reported too.
+"PREFIX: expect splat: WHAT" and "PREFIX: end of expected splat", where
+PREFIX is "wqbh" (harness scripts) or "test_workqueue" (the test module's
+pr_fmt); a splat between them is expected, and the absence of one is
+reported too.
 """
 
 import re
@@ -45,8 +47,8 @@ _HARMLESS = [
 	re.compile(r'Kernel command line:|Command line:'),
 	re.compile(r'kasan: KernelAddressSanitizer initialized'),
 ]
-EXPECT_BEGIN = re.compile(r'wqbh: expect splat: (.*)$')
-EXPECT_END = re.compile(r'wqbh: end of expected splat')
+EXPECT_BEGIN = re.compile(r'\b(?:wqbh|test_workqueue): expect splat: (.*)$')
+EXPECT_END = re.compile(r'\b(?:wqbh|test_workqueue): end of expected splat')
 
 
 @dataclass
