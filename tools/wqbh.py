@@ -256,16 +256,23 @@ def cmd_export(args) -> int:
 
 
 def cmd_build(args) -> int:
+	if args.tree:
+		# A developer's worktree of build/linux: build it as it is.
+		if not args.no_deps:
+			deps.ensure()
+		kernel.build(Path(args.tree).resolve(), args.flavour)
+		return 0
 	t = prepare(args)
 	kernel.build(t, args.flavour)
 	return 0
 
 
 def cmd_boot(args) -> int:
-	out = kernel.out_dir(DEFAULT_TREE, args.flavour)
+	t = Path(args.tree).resolve() if args.tree else DEFAULT_TREE
+	out = kernel.out_dir(t, args.flavour)
 	words = args.command[1:] if args.command[:1] == ['--'] else args.command
 	cmd = ' '.join(words) or 'uname -a'
-	boot = kernel.boot(out, jobs.PRELUDE + cmd + '\n', f'boot-{args.flavour}',
+	boot = kernel.boot(out, jobs.PRELUDE + cmd + '\n', f'boot-{t.name}-{args.flavour}',
 			   smp=args.smp, timeout=args.timeout)
 	print(boot.output.read_text(errors='replace'), end='')
 	if not boot.ok():
@@ -296,6 +303,8 @@ def main(argv=None) -> int:
 		if name in ('build', 'boot'):
 			sp.add_argument('--flavour', choices=sorted(kernel.FLAVOURS),
 					default='debug')
+			sp.add_argument('--tree', help='a worktree to build or boot as it '
+					'is (default: build/linux with the series applied)')
 		if name == 'apply':
 			sp.add_argument('--tree', help='your own 6.1.y git tree')
 			sp.add_argument('--branch', default=BRANCH,
