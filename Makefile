@@ -9,7 +9,7 @@ BRANCH ?= wqbh
 FLAVOUR ?= debug
 SMP ?= 4
 
-.PHONY: run check apply export build boot help
+.PHONY: run check apply export build boot bisect bench help
 
 help:
 	@echo "make run                    main job: base tree, apply, build, boot in QEMU, kselftests, wq_dump.py"
@@ -18,6 +18,8 @@ help:
 	@echo "make export                 regenerate patches/ and series from build/linux (branch wqbh)"
 	@echo "make build [FLAVOUR=bench]  build a test kernel (debug or bench)"
 	@echo "make boot CMD='...'         run a command in a guest"
+	@echo "make bench                  latency and throughput: tasklets against BH work items"
+	@echo "make bisect                 full build after each patch (slow)"
 
 $(PY):
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q python3; \
@@ -40,3 +42,9 @@ build: | $(PY)
 
 boot: | $(PY)
 	$(WQBH) boot --flavour $(FLAVOUR) --smp $(SMP) -- $(CMD)
+
+bisect: | $(PY)
+	$(WQBH) bisect
+
+bench: | $(PY)
+	$(WQBH) bench

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wqbh import jobs, kernel, ktap, splat, tree	# noqa: E402
+from wqbh import bench, jobs, kernel, ktap, splat, tree	# noqa: E402
 from wqbh.common import DEFAULT_TREE, HarnessError	# noqa: E402
 
 DATA = Path(__file__).resolve().parent / 'test_data'
@@ -268,6 +268,41 @@ class SparseTest(unittest.TestCase):
 			 "kernel/workqueue.c:10:1: warning: symbol 'x' was not declared. "
 			 "Should it be static?"]
 		self.assertEqual(kernel.sparse_new(found, known), found[1:])
+
+
+class BenchTest(unittest.TestCase):
+	def table(self, name):
+		return bench.parse(data_lines(f'bench/{name}.txt'))
+
+	def test_parse(self):
+		t = self.table('series')
+		self.assertEqual(t[('latency', 'system_bh_wq')]['median_ns'], 5100)
+		self.assertEqual(t[('throughput', 'tasklet')]['total_ns_per_item'], 400)
+		self.assertEqual(len([k for k in t if k[0] == 'latency']), 6)
+
+	def test_parse_ignores_noise(self):
+		t = bench.parse(['[   1.0] random line', 'wqbh-bench: latency x median_ns abc',
+				 'wqbh-bench: latency y median_ns 7 p99_ns 9'])
+		self.assertEqual(t[('latency', 'x')], {})
+		self.assertEqual(t[('latency', 'y')], {'median_ns': 7, 'p99_ns': 9})
+
+	def test_report_ratios(self):
+		text = bench.report(self.table('series'), self.table('base'))
+		lat, thr = text.split('Throughput')
+
+		def row(part, mech):
+			return next(ln for ln in part.splitlines() if ln.startswith(mech + ' '))
+		# latency: 5100 / 5000, against the base kernel's 5000 too
+		self.assertTrue(row(lat, 'system_bh_wq').endswith('1.02x'))
+		# throughput: tasklet ns/item over ours, 400 / 380
+		self.assertTrue(row(thr, 'system_bh_wq').endswith('1.05x'))
+		self.assertIn('series vs base kernel: 1.00x', text)
+		self.assertIn('tasklet median latency, series vs base kernel:', text)
+
+	def test_report_missing_rows(self):
+		text = bench.report({}, {})
+		self.assertIn('system_wq', text)
+		self.assertNotIn('Traceback', text)
 
 
 class ConfigTest(unittest.TestCase):

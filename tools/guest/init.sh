@@ -32,5 +32,12 @@ else
 fi
 echo "wqbh-exit-status: $rc" >"$out"
 sync
+# The sysrq power-off runs asynchronously in a kworker and shuts the
+# virtio-9p root down, after which no program can be executed any more.
+# PID 1 must not exit meanwhile (the kernel would panic), so start the
+# waiting program first and wait for it with the shell's builtin.
+sleep 600 &
 echo o >/proc/sysrq-trigger
-sleep 10
+while :; do
+	wait
+done

@@ -122,7 +122,7 @@ def configure(tree: Path, flavour: str) -> Path:
 	return out
 
 
-def _make(tree: Path, out: Path, targets: List[str], logfile: Path) -> None:
+def make(tree: Path, out: Path, targets: List[str], logfile: Path) -> None:
 	jobs = str(os.cpu_count() or 2)
 	cc = 'ccache gcc' if run(['which', 'ccache'], check=False).returncode == 0 else 'gcc'
 	cmd = ['make', f'O={out.name}', f'CC={cc}', f'-j{jobs}', *targets]
@@ -144,11 +144,11 @@ def build(tree: Path, flavour: str, selftests: bool = True) -> Path:
 	logfile = out / 'build.log'
 	logfile.write_text('')
 	start = time.time()
-	_make(tree, out, ['all'], logfile)
+	make(tree, out, ['all'], logfile)
 	modroot = out / 'modroot'
 	if (out / 'modules.order').exists():
 		run(['rm', '-rf', str(modroot)])
-		_make(tree, out, ['modules_install', f'INSTALL_MOD_PATH={modroot.name}'], logfile)
+		make(tree, out, ['modules_install', f'INSTALL_MOD_PATH={modroot.name}'], logfile)
 	if selftests and (tree / 'tools/testing/selftests/workqueue').exists():
 		kst = (out / 'kselftest' / 'workqueue').resolve()
 		kst.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * wqbh_bench: tasklets against BH work items, as an out-of-tree module.
+ *
+ * Built by `wqbh.py bench` against the bench kernels of the base tree and
+ * of the series; WQBH_HAVE_BH is defined when the kernel has WQ_BH.  The
+ * module runs when it is loaded, prints one line per result starting with
+ * "wqbh-bench:" and refuses to stay loaded.
+ *
+ * Latency: a hard-irq hrtimer, pinned to the CPU the module is loaded on,
+ * schedules a tasklet or queues a work item and records ktime_get_ns();
+ * the callback records the time again.  The mechanisms take turns sample
+ * by sample (with a rotating start) so that they see the same conditions.
+ *
+ * Throughput: `items` tasklets or work items are scheduled inside one
+ * local_bh_disable() section, then bottom halves are enabled and the run
+ * of all callbacks is waited for.  Reported: ns per item to queue, and ns
+ * per item from the first queueing to the last callback.
+ */
+#define pr_fmt(fmt) "wqbh-bench: " fmt
+
+#include <linux/completion.h>
+#include <linux/hrtimer.h>
+#include <linux/interrupt.h>
+#include <linux/ktime.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/vmalloc.h>
+#include <linux/workqueue.h>
+
+static unsigned int samples = 2000;
+module_param(samples, uint, 0444);
+MODULE_PARM_DESC(samples, "latency samples per mechanism");
+
+static unsigned int items = 20000;
+module_param(items, uint, 0444);
+MODULE_PARM_DESC(items, "items per throughput round");
+
+static unsigned int rounds = 7;
+module_param(rounds, uint, 0444);
+MODULE_PARM_DESC(rounds, "throughput rounds per mechanism");
+
+enum mech {
+	M_TASKLET,
+	M_TASKLET_HI,
+#ifdef WQBH_HAVE_BH
+	M_BH,
+	M_BH_HI,
+#endif
+	M_HIGHPRI,
+	M_WQ,
+	NR_MECH,
+};
+
+static const char * const mech_name[NR_MECH] = {
+	[M_TASKLET]	= "tasklet",
+	[M_TASKLET_HI]	= "tasklet_hi",
+#ifdef WQBH_HAVE_BH
+	[M_BH]		= "system_bh_wq",
+	[M_BH_HI]	= "system_bh_highpri_wq",
+#endif
+	[M_HIGHPRI]	= "system_highpri_wq",
+	[M_WQ]		= "system_wq",
+};
+
+/* ---- latency ---- */
+
+static struct {
+	struct hrtimer		timer;
+	struct tasklet_struct	tasklet;
+	struct work_struct	work;
+	enum mech		mech;
+	u64			t0;
+	u64			delta;
+	struct completion	done;
+} lat;
+
+static void lat_tasklet_fn(struct tasklet_struct *t)
+{
+	lat.delta = ktime_get_ns() - lat.t0;
+	complete(&lat.done);
+}
+
+static void lat_work_fn(struct work_struct *w)
+{
+	lat.delta = ktime_get_ns() - lat.t0;
+	complete(&lat.done);
+}
+
+static enum hrtimer_restart lat_timer_fn(struct hrtimer *h)
+{
+	lat.t0 = ktime_get_ns();
+	switch (lat.mech) {
+	case M_TASKLET:
+		tasklet_schedule(&lat.tasklet);
+		break;
+	case M_TASKLET_HI:
+		tasklet_hi_schedule(&lat.tasklet);
+		break;
+#ifdef WQBH_HAVE_BH
+	case M_BH:
+		queue_work(system_bh_wq, &lat.work);
+		break;
+	case M_BH_HI:
+		queue_work(system_bh_highpri_wq, &lat.work);
+		break;
+#endif
+	case M_HIGHPRI:
+		queue_work(system_highpri_wq, &lat.work);
+		break;
+	default:
+		queue_work(system_wq, &lat.work);
+		break;
+	}
+	return HRTIMER_NORESTART;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int bench_latency(void)
+{
+	u64 *s[NR_MECH] = { };
+	int m, i, ret = 0;
+
+	for (m = 0; m < NR_MECH; m++) {
+		s[m] = vcalloc(samples, sizeof(u64));
+		if (!s[m]) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	tasklet_setup(&lat.tasklet, lat_tasklet_fn);
+	INIT_WORK(&lat.work, lat_work_fn);
+	hrtimer_init(&lat.timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+	lat.timer.function = lat_timer_fn;
+
+	for (i = 0; i < samples; i++) {
+		for (m = 0; m < NR_MECH; m++) {
+			lat.mech = (i + m) % NR_MECH;
+			init_completion(&lat.done);
+			hrtimer_start(&lat.timer, ns_to_ktime(20 * NSEC_PER_USEC),
+				      HRTIMER_MODE_REL_PINNED_HARD);
+			if (!wait_for_completion_timeout(&lat.done, HZ)) {
+				pr_err("%s: no callback within a second\n",
+				       mech_name[lat.mech]);
+				ret = -ETIMEDOUT;
+				goto stop;
+			}
+			/* the work item may still be on its way out */
+			flush_work(&lat.work);
+			s[lat.mech][i] = lat.delta;
+		}
+	}
+	for (m = 0; m < NR_MECH; m++) {
+		sort(s[m], samples, sizeof(u64), cmp_u64, NULL);
+		pr_info("latency %s median_ns %llu p99_ns %llu samples %u\n",
+			mech_name[m], s[m][samples / 2],
+			s[m][samples - 1 - samples / 100], samples);
+	}
+stop:
+	hrtimer_cancel(&lat.timer);
+	tasklet_kill(&lat.tasklet);
+	cancel_work_sync(&lat.work);
+out:
+	for (m = 0; m < NR_MECH; m++)
+		vfree(s[m]);
+	return ret;
+}
+
+/* ---- throughput ---- */
+
+static atomic_t tp_left;
+static struct completion tp_done;
+
+static void tp_tasklet_fn(struct tasklet_struct *t)
+{
+	if (atomic_dec_and_test(&tp_left))
+		complete(&tp_done);
+}
+
+static void tp_work_fn(struct work_struct *w)
+{
+	if (atomic_dec_and_test(&tp_left))
+		complete(&tp_done);
+}
+
+struct tp_result {
+	u64	queue[16];
+	u64	total[16];
+};
+
+static int tp_round(enum mech m, struct tasklet_struct *ts,
+		    struct work_struct *ws, u64 *queue_ns, u64 *total_ns)
+{
+	u64 t0, t1, t2;
+	int i;
+
+	atomic_set(&tp_left, items);
+	init_completion(&tp_done);
+	local_bh_disable();
+	t0 = ktime_get_ns();
+	for (i = 0; i < items; i++) {
+		switch (m) {
+		case M_TASKLET:
+			tasklet_schedule(&ts[i]);
+			break;
+		case M_TASKLET_HI:
+			tasklet_hi_schedule(&ts[i]);
+			break;
+#ifdef WQBH_HAVE_BH
+		case M_BH:
+			queue_work(system_bh_wq, &ws[i]);
+			break;
+		case M_BH_HI:
+			queue_work(system_bh_highpri_wq, &ws[i]);
+			break;
+#endif
+		default:
+			break;
+		}
+	}
+	t1 = ktime_get_ns();
+	local_bh_enable();
+	if (!wait_for_completion_timeout(&tp_done, 30 * HZ)) {
+		pr_err("throughput %s: %d items still pending after 30 s\n",
+		       mech_name[m], atomic_read(&tp_left));
+		return -ETIMEDOUT;
+	}
+	t2 = ktime_get_ns();
+	*queue_ns = (t1 - t0) / items;
+	*total_ns = (t2 - t0) / items;
+	return 0;
+}
+
+static const enum mech tp_mechs[] = {
+	M_TASKLET, M_TASKLET_HI,
+#ifdef WQBH_HAVE_BH
+	M_BH, M_BH_HI,
+#endif
+};
+
+static int bench_throughput(void)
+{
+	struct tp_result *res;
+	struct tasklet_struct *ts;
+	struct work_struct *ws;
+	int i, r, k, ret = 0;
+
+	rounds = clamp(rounds, 1U, 16U);
+	res = kcalloc(ARRAY_SIZE(tp_mechs), sizeof(*res), GFP_KERNEL);
+	ts = vcalloc(items, sizeof(*ts));
+	ws = vcalloc(items, sizeof(*ws));
+	if (!res || !ts || !ws) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < items; i++) {
+		tasklet_setup(&ts[i], tp_tasklet_fn);
+		INIT_WORK(&ws[i], tp_work_fn);
+	}
+	/* one untimed round of each to warm caches */
+	for (r = 0; r <= rounds && !ret; r++) {
+		for (k = 0; k < ARRAY_SIZE(tp_mechs) && !ret; k++) {
+			u64 q, t;
+
+			ret = tp_round(tp_mechs[k], ts, ws, &q, &t);
+			if (r) {
+				res[k].queue[r - 1] = q;
+				res[k].total[r - 1] = t;
+			}
+		}
+	}
+	for (k = 0; k < ARRAY_SIZE(tp_mechs) && !ret; k++) {
+		sort(res[k].queue, rounds, sizeof(u64), cmp_u64, NULL);
+		sort(res[k].total, rounds, sizeof(u64), cmp_u64, NULL);
+		pr_info("throughput %s queue_ns_per_item %llu total_ns_per_item %llu items %u rounds %u\n",
+			mech_name[tp_mechs[k]], res[k].queue[rounds / 2],
+			res[k].total[rounds / 2], items, rounds);
+	}
+	for (i = 0; i < items; i++)
+		tasklet_kill(&ts[i]);
+out:
+	vfree(ws);
+	vfree(ts);
+	kfree(res);
+	return ret;
+}
+
+static int __init wqbh_bench_init(void)
+{
+	int ret;
+
+	pr_info("start cpu %d\n", raw_smp_processor_id());
+	ret = bench_throughput();
+	if (!ret)
+		ret = bench_latency();
+	pr_info("end %d\n", ret);
+	/* nothing to keep loaded */
+	return ret ? ret : -EAGAIN;
+}
+module_init(wqbh_bench_init);
+
+MODULE_DESCRIPTION("Tasklets against BH work items: latency and throughput");
+MODULE_LICENSE("GPL");

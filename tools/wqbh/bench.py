@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Benchmark: tasklets against BH work items, base kernel against the series.
+
+Numbers are printed and saved, never asserted.  Both kernels are the
+bench flavour (no debug options): build/linux with the series, and the
+base tree in the worktree build/linux-base.  tools/bench/wqbh_bench.c is
+built as an out-of-tree module against each and loaded once per boot; it
+prints "wqbh-bench: latency MECH median_ns N p99_ns N samples N" and
+"wqbh-bench: throughput MECH queue_ns_per_item N total_ns_per_item N ...".
+"""
+
+import re
+import shutil
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from .common import BASE_TAG, BUILD, REPO, HarnessError, git, log
+from . import jobs, kernel
+
+SOURCE = REPO / 'tools' / 'bench' / 'wqbh_bench.c'
+RESULTS = BUILD / 'bench'
+
+Table = Dict[Tuple[str, str], Dict[str, int]]	# (kind, mech) -> values
+
+_LINE = re.compile(r'wqbh-bench: (latency|throughput) (\S+) (.*)$')
+
+
+def base_worktree(t: Path) -> Path:
+	"""The base tree (no series) in a worktree of its own: build/linux-base."""
+	wt = BUILD / 'linux-base'
+	git(t, 'worktree', 'prune')
+	if not (wt / '.git').exists():
+		shutil.rmtree(wt, ignore_errors=True)
+		git(t, 'worktree', 'add', '-q', '--detach', str(wt), BASE_TAG)
+	else:
+		# Harness scratch: always exactly the base.
+		git(wt, 'checkout', '-q', '-f', '--detach', BASE_TAG)
+	return wt
+
+
+def build_module(t: Path, out: Path) -> Path:
+	"""Build wqbh_bench.ko against the kernel in out; returns the .ko."""
+	mdir = out / 'wqbh-bench'
+	mdir.mkdir(exist_ok=True)
+	shutil.copy(SOURCE, mdir / SOURCE.name)
+	have_bh = 'system_bh_wq' in (t / 'include/linux/workqueue.h').read_text()
+	(mdir / 'Kbuild').write_text('obj-m := wqbh_bench.o\n' +
+				     ('ccflags-y := -DWQBH_HAVE_BH\n' if have_bh else ''))
+	kernel.make(t, out, [f'M={mdir.resolve()}', 'modules'], out / 'wqbh-bench.log')
+	return mdir / 'wqbh_bench.ko'
+
+
+def parse(lines: List[str]) -> Table:
+	table: Table = {}
+	for line in lines:
+		m = _LINE.search(line)
+		if not m:
+			continue
+		words = m.group(3).split()
+		vals = {words[i]: int(words[i + 1]) for i in range(0, len(words) - 1, 2)
+			if words[i + 1].isdigit()}
+		table[(m.group(1), m.group(2))] = vals
+	return table
+
+
+def job(ko: Path, samples: int, items: int) -> str:
+	# Pinned to CPU 1, so that the hrtimer and every callback use one CPU
+	# that init and the console are not on.
+	return (f'taskset -c 1 insmod {ko} samples={samples} items={items} 2>/dev/null\n'
+		'dmesg | grep -o "wqbh-bench: .*"\n'
+		'dmesg | grep -q "wqbh-bench: end 0"\n')
+
+
+def ratio(a: Optional[int], b: Optional[int]) -> str:
+	return f'{a / b:.2f}x' if a and b else '-'
+
+
+def report(series: Table, base: Table) -> str:
+	out = ['Latency, hard irq (hrtimer) to callback, ns (bench kernels, TCG):', '',
+	       f'{"mechanism":<22} {"median":>8} {"p99":>8}   {"base median":>11} {"base p99":>9}'
+	       f'   {"median vs tasklet":>17}']
+	tl = series.get(('latency', 'tasklet'), {}).get('median_ns')
+	thl = series.get(('latency', 'tasklet_hi'), {}).get('median_ns')
+	for mech in ('tasklet', 'tasklet_hi', 'system_bh_wq', 'system_bh_highpri_wq',
+		     'system_highpri_wq', 'system_wq'):
+		s = series.get(('latency', mech), {})
+		b = base.get(('latency', mech), {})
+		ref = thl if mech in ('tasklet_hi', 'system_bh_highpri_wq') else tl
+		out.append(f'{mech:<22} {s.get("median_ns", "-"):>8} {s.get("p99_ns", "-"):>8}'
+			   f'   {b.get("median_ns", "-"):>11} {b.get("p99_ns", "-"):>9}'
+			   f'   {ratio(s.get("median_ns"), ref):>17}')
+	out += ['', 'Throughput, N items queued in one BH-disabled section, ns per item:', '',
+		f'{"mechanism":<22} {"queue":>8} {"total":>8}   {"base total":>10}'
+		f'   {"throughput vs tasklet":>21}']
+	tt = series.get(('throughput', 'tasklet'), {}).get('total_ns_per_item')
+	tht = series.get(('throughput', 'tasklet_hi'), {}).get('total_ns_per_item')
+	for mech in ('tasklet', 'tasklet_hi', 'system_bh_wq', 'system_bh_highpri_wq'):
+		s = series.get(('throughput', mech), {})
+		b = base.get(('throughput', mech), {})
+		ref = tht if mech in ('tasklet_hi', 'system_bh_highpri_wq') else tt
+		# throughput ratio: tasklet time per item over ours
+		out.append(f'{mech:<22} {s.get("queue_ns_per_item", "-"):>8}'
+			   f' {s.get("total_ns_per_item", "-"):>8}'
+			   f'   {b.get("total_ns_per_item", "-"):>10}'
+			   f'   {ratio(ref, s.get("total_ns_per_item")):>21}')
+	bt = base.get(('latency', 'tasklet'), {}).get('median_ns')
+	out += ['', f'tasklet median latency, series vs base kernel: {ratio(tl, bt)}']
+	return '\n'.join(out) + '\n'
+
+
+def run_bench(t: Path, smp: int = 2, samples: int = 2000, items: int = 20000,
+	      timeout: int = 900) -> str:
+	"""Build both bench kernels, boot each once, return the report."""
+	RESULTS.mkdir(parents=True, exist_ok=True)
+	tables = {}
+	for name, tree in (('series', t), ('base', base_worktree(t))):
+		out = kernel.build(tree, 'bench', selftests=False)
+		ko = build_module(tree, out)
+		boot = kernel.boot(out, jobs.PRELUDE + job(ko, samples, items), f'bench-{name}', smp=smp,
+				   timeout=timeout)
+		if not boot.ok():
+			raise HarnessError(f'bench on the {name} kernel: {boot.describe()}')
+		tables[name] = parse(boot.output_lines())
+		(RESULTS / f'{name}.txt').write_text('\n'.join(boot.output_lines()) + '\n')
+		log(f'bench: {name} kernel done')
+	text = report(tables['series'], tables['base'])
+	(RESULTS / 'report.txt').write_text(text)
+	return text
