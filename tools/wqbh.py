@@ -17,6 +17,7 @@
 
 import argparse
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from wqbh import bench, deps, jobs, kernel, ktap, tree	# noqa: E402
-from wqbh.common import (BASE_TAG, BRANCH, BUILD, DEFAULT_TREE, PATCHES,	# noqa: E402
+from wqbh.common import (BASE_TAG, BRANCH, BUILD, DEFAULT_TREE, LOGS, PATCHES,	# noqa: E402
 			 REPO, SERIES, HarnessError, git, log, read_series)
 from wqbh.results import Results	# noqa: E402
 
@@ -251,6 +252,41 @@ def check_sparse(res: Results, t: Path, out: Path) -> None:
 		res.add(name, 'fail', str(e))
 
 
+def check_core(res: Results, t: Path, out: Path, vmcore: Path, cpu: int) -> None:
+	"""wq_dump.py on the dump the guest had the host take while it held
+	BH items parked on CPU `cpu`; the 2 GB dump is removed when it passed."""
+	if not vmcore.exists():
+		res.add('wq-dump-core: the guest was dumped', 'fail',
+			f'no {vmcore}: see build/logs/check-debug/output.log')
+		return
+	cmd = ['/usr/bin/drgn', '-q', '-c', str(vmcore), '-s', str(out / 'vmlinux'),
+	       '-s', str(jobs.module_ko(out)), str(TOOLS / 'guest' / 'wq_dump_ktap.py'),
+	       '--core', '--expect-parked', f'{cpu}:{jobs.PARK_ITEMS}']
+	proc = subprocess.run(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+	lines = proc.stdout.splitlines()
+	cases, _ = ktap.parse(lines, 'wq-dump-core', t, False)
+	for c in cases:
+		res.add(c.name, c.status, '\n'.join(c.log[-15:]))
+	if not cases or proc.returncode != 0:
+		res.add('wq-dump-core: drgn on the dump', 'fail',
+			f'exit {proc.returncode}:\n' + '\n'.join(lines[-15:]))
+	else:
+		vmcore.unlink()
+
+
+def check_base_kernel(res: Results, t: Path, args) -> None:
+	"""wq_dump.py live on the base kernel, which has no BH pools: the bench
+	flavour of the base tree, shared with `wqbh.py bench`."""
+	try:
+		out = kernel.build(bench.base_worktree(t), 'bench', selftests=False)
+	except HarnessError as e:
+		res.add('base kernel: builds', 'fail', str(e))
+		return
+	job = jobs.PRELUDE + jobs.wq_dump_ktap_job(out, '--expect-bh=no', 'wq-dump-base') + jobs.TAIL
+	boot = kernel.boot(out, job, 'check-base', smp=2, timeout=args.timeout)
+	report_boot(res, 'base kernel', boot)
+
+
 def cmd_check(args) -> int:
 	start = time.time()
 	res = Results()
@@ -270,14 +306,17 @@ def cmd_check(args) -> int:
 				out = None
 			if out:
 				check_sparse(res, t, out)
-				boot = kernel.boot(out, jobs.test_job(out, args.smp), 'check-debug',
-						   smp=args.smp, timeout=args.timeout)
-				secs = report_boot(res, 'debug kernel', boot)
-				if 'wq_dump' in secs:
-					lines, rc = secs['wq_dump']
-					res.add('wq_dump.py runs live in the guest',
-						'pass' if rc == 0 else 'fail',
-						'\n'.join(lines[-10:]))
+				vmcore = LOGS / 'check-debug' / 'vmcore'
+				for p in (vmcore, Path(f'{vmcore}.done')):
+					p.unlink(missing_ok=True)
+				job = jobs.test_job(out, args.smp, wq_dump=False, wq_dump_ktap=True,
+						    dump_request=str(vmcore))
+				boot = kernel.boot(out, job, 'check-debug', smp=args.smp,
+						   timeout=args.timeout, dumps=True)
+				report_boot(res, 'debug kernel', boot)
+				if args.smp > 1:
+					check_core(res, t, out, vmcore, args.smp - 1)
+		check_base_kernel(res, t, args)
 	log(f'check took {time.time() - start:.0f} s')
 	for r in res.failed():
 		print(f'FAILED: {r.name}')

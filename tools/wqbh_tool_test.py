@@ -7,6 +7,7 @@ Run: /usr/bin/python3 -m unittest tools/wqbh_tool_test.py
 tools/testing/kunit/kunit_parser.py, i.e. build/linux must exist.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -123,6 +124,62 @@ class SectionsTest(unittest.TestCase):
 		job = jobs.test_job(Path('/nonexistent'), 4, wq_dump=False)
 		self.assertIn('guest sees 4 CPUs', job)
 		self.assertTrue(job.rstrip().endswith('exit $status'))
+
+
+	def test_wq_dump_ktap_job(self):
+		out = Path('/k/out-debug')
+		job = jobs.test_job(out, 4, wq_dump=False, wq_dump_ktap=True,
+				    dump_request='/x/vmcore')
+		self.assertIn('section wq-dump /usr/bin/drgn -q $syms', job)
+		self.assertIn('-s /k/out-debug/lib/test_workqueue.ko', job)
+		self.assertIn('wq_dump_ktap.py --park 3:8 --dump-request /x/vmcore', job)
+		# one CPU: nothing can be parked
+		job = jobs.test_job(out, 1, wq_dump=False, wq_dump_ktap=True,
+				    dump_request='/x/vmcore')
+		self.assertNotIn('--park', job)
+		self.assertIn('section wq-dump-base ', jobs.wq_dump_ktap_job(out, '--expect-bh=no',
+									 'wq-dump-base'))
+
+
+class QmpTest(unittest.TestCase):
+	"""The dump request path against a fake QMP server."""
+	def test_dump_request(self):
+		import socket
+		import threading
+		tmp = Path(tempfile.mkdtemp())
+		self.addCleanup(shutil.rmtree, tmp)
+		sock_path, got = tmp / 'qmp.sock', []
+		srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+		srv.bind(str(sock_path))
+		srv.listen(1)
+
+		def serve():
+			conn, _ = srv.accept()
+			f = conn.makefile('rw')
+			f.write('{"QMP": {"version": {}}}\n')
+			f.flush()
+			for _ in range(2):
+				got.append(json.loads(f.readline()))
+				f.write('{"event": "STOP"}\n{"return": {}}\n')
+				f.flush()
+			conn.close()
+		th = threading.Thread(target=serve)
+		th.start()
+		vmcore = kernel.LOGS / 'qmp-test' / 'vmcore'
+		vmcore.parent.mkdir(parents=True, exist_ok=True)
+		kernel.serve_dump_request(sock_path, f'{kernel.DUMP_MARK} {vmcore}')
+		th.join(5)
+		srv.close()
+		self.assertEqual(got[0]['execute'], 'qmp_capabilities')
+		self.assertEqual(got[1], {'execute': 'dump-guest-memory',
+					  'arguments': {'paging': False, 'protocol': f'file:{vmcore}'}})
+		done = Path(f'{vmcore}.done')
+		self.assertTrue(done.exists())
+		shutil.rmtree(done.parent)
+
+	def test_dump_request_outside_logs_is_ignored(self):
+		kernel.serve_dump_request(Path('/nonexistent.sock'), f'{kernel.DUMP_MARK} /etc/passwd')
+		self.assertFalse(Path('/etc/passwd.done').exists())
 
 
 def sh(cwd, *cmd, **kw):

@@ -61,15 +61,53 @@ if [ -f {repo}/wq_dump.py ] && [ -x /usr/bin/drgn ]; then
 fi
 '''
 
+# KTAP tests of wq_dump.py, one drgn session (loading the debug info takes
+# minutes under TCG).  The test module's debug info is loaded too, so that
+# the functions of its parked items have names.
+WQ_DUMP_KTAP = r'''
+if [ -x /usr/bin/drgn ]; then
+	syms="-s {vmlinux}"
+	[ -f {ko} ] && syms="$syms -s {ko}"
+	section {section} /usr/bin/drgn -q $syms {repo}/tools/guest/wq_dump_ktap.py {args} || status=1
+fi
+'''
+
 TAIL = '\nexit $status\n'
 
+PARK_ITEMS = 8		# items parked on system_bh_wq by the wq-dump test
 
-def test_job(out: Path, smp: int, wq_dump: bool = True, dump_args: str = '') -> str:
+
+def module_ko(out: Path) -> Path:
+	return out / 'lib' / 'test_workqueue.ko'
+
+
+def wq_dump_ktap_job(out: Path, args: str, section: str = 'wq-dump') -> str:
+	return WQ_DUMP_KTAP.replace('{repo}', str(REPO)).replace(
+		'{vmlinux}', str(out / 'vmlinux')).replace(
+		'{ko}', str(module_ko(out))).replace('{args}', args.strip()).replace(
+		'{section}', section)
+
+
+def test_job(out: Path, smp: int, wq_dump: bool = True, dump_args: str = '',
+	     wq_dump_ktap: bool = False, dump_request: str = '') -> str:
+	"""The guest job: smoke test, kselftest, wq_dump.py.
+
+	wq_dump prints the text output (the main job's display);
+	wq_dump_ktap runs the KTAP tests of wq_dump.py instead, parking BH
+	items on the last CPU when there is more than one and, with
+	dump_request, having the host dump the guest meanwhile."""
 	job = PRELUDE + SMOKE.replace('{smp}', str(smp))
 	job += KSELFTEST.replace('{kst}', str(out / 'kselftest' / 'workqueue'))
 	if wq_dump:
 		job += WQ_DUMP.replace('{repo}', str(REPO)).replace(
 			'{vmlinux}', str(out / 'vmlinux')).replace('{args}', dump_args)
+	if wq_dump_ktap:
+		args = dump_args
+		if smp > 1:
+			args += f' --park {smp - 1}:{PARK_ITEMS}'
+			if dump_request:
+				args += f' --dump-request {dump_request}'
+		job += wq_dump_ktap_job(out, args)
 	return job + TAIL
 
 

@@ -3,10 +3,12 @@
 
 import hashlib
 import importlib.util
+import json
 import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -194,14 +196,56 @@ class BootResult:
 		return '; '.join(why) if why else 'ok'
 
 
+DUMP_MARK = 'wqbh-request-dump:'
+
+
+def qmp_command(sock: Path, command: str, arguments: dict, timeout: int = 600) -> dict:
+	"""Run one QMP command on QEMU's socket and return its answer."""
+	with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+		s.settimeout(timeout)
+		s.connect(str(sock))
+		f = s.makefile('rw')
+		json.loads(f.readline())	# greeting
+		for cmd in ({'execute': 'qmp_capabilities'},
+			    {'execute': command, 'arguments': arguments}):
+			f.write(json.dumps(cmd) + '\n')
+			f.flush()
+			while True:
+				msg = json.loads(f.readline())
+				if 'return' in msg or 'error' in msg:
+					break
+			if 'error' in msg:
+				raise HarnessError(f'QMP {cmd["execute"]}: {msg["error"]}')
+		return msg
+
+
+def serve_dump_request(sock: Path, line: str) -> None:
+	"""The guest asked for a memory dump of itself (DUMP_MARK PATH): take
+	it with QMP dump-guest-memory (which stops the guest meanwhile), then
+	create PATH.done, which the guest sees through its 9p root."""
+	path = line[len(DUMP_MARK):].strip()
+	if not path.startswith(str(LOGS) + '/'):
+		log(f'ignoring a dump request outside {LOGS}: {path}')
+		return
+	try:
+		qmp_command(sock, 'dump-guest-memory', {'paging': False, 'protocol': f'file:{path}'})
+		log(f'guest memory dumped to {path}')
+	finally:
+		Path(path + '.done').touch()
+
+
 def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 	 timeout: int = 900, arch: str = 'x86_64', qmp: Optional[Path] = None,
-	 extra_args: Optional[List[str]] = None, quiet: bool = False) -> BootResult:
+	 extra_args: Optional[List[str]] = None, quiet: bool = False,
+	 dumps: bool = False) -> BootResult:
 	"""Boot the kernel in `out` and run the shell script text `job` as root.
 
 	The guest's root is the host's / over virtio-9p, read-only; /tmp, /run
 	and /root are tmpfs.  The kernel console goes to console.log, the job's
 	output to output.log (a second serial port), both in build/logs/NAME/.
+	With `dumps`, a line "wqbh-request-dump: PATH" in the output makes the
+	host dump the guest's memory to PATH (an ELF core with the guest's
+	vmcoreinfo, which drgn reads) and then create PATH.done.
 	"""
 	qc = qemu_config(arch)
 	image = out / qc.KERNEL_IMAGE
@@ -229,8 +273,13 @@ def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 	       '-device', 'virtio-9p-pci,fsdev=root,mount_tag=/dev/root',
 	       '-serial', f'file:{console}', '-serial', f'file:{output}',
 	       '-monitor', 'none']
+	if dumps and not qmp:
+		qmp = logdir / 'qmp.sock'
 	if qmp:
+		qmp.unlink(missing_ok=True)
 		cmd += ['-qmp', f'unix:{qmp},server=on,wait=off']
+	if dumps:
+		cmd += ['-device', 'vmcoreinfo']
 	cmd += extra_args or []
 	(logdir / 'qemu.cmd').write_text(' '.join(shlex.quote(c) for c in cmd) + '\n')
 	if not quiet:
@@ -240,7 +289,9 @@ def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 				stderr=subprocess.STDOUT, start_new_session=True)
 	timed_out = False
 	try:
-		qemu_out, _ = proc.communicate(timeout=timeout)
+		if dumps:
+			_watch_dump_requests(proc, output, qmp, start + timeout)
+		qemu_out, _ = proc.communicate(timeout=max(1, start + timeout - time.time()))
 	except subprocess.TimeoutExpired:
 		timed_out = True
 		os.killpg(proc.pid, signal.SIGKILL)
@@ -261,6 +312,28 @@ def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 	res = BootResult(status, timed_out, console, output,
 			 splat.find(lines), seconds)
 	return res
+
+
+def _watch_dump_requests(proc: subprocess.Popen, output: Path, qmp: Path,
+			 deadline: float) -> None:
+	"""Serve the guest's dump requests until QEMU exits or time is up.
+
+	QEMU's stdout is a pipe read only at the end, which is fine: with the
+	serial ports in files QEMU prints next to nothing there."""
+	served = set()
+	while proc.poll() is None and time.time() < deadline:
+		time.sleep(1)
+		text = output.read_text(errors='replace')
+		# only complete lines: the last one may still be being written
+		for line in text[:text.rfind('\n') + 1].splitlines():
+			if line.startswith(DUMP_MARK) and line not in served:
+				served.add(line)
+				try:
+					serve_dump_request(qmp, line)
+				except (OSError, ValueError, HarnessError) as e:
+					log(f'dump request failed: {e}')
+	if time.time() >= deadline:
+		raise subprocess.TimeoutExpired(proc.args, 0)
 
 
 def sparse(tree: Path, out: Path, files: List[str]) -> List[str]:
