@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wqbh import bench, jobs, kernel, ktap, splat, tree	# noqa: E402
+from wqbh import bench, jobs, kernel, ktap, splat, tree, vmcore	# noqa: E402
 from wqbh.common import DEFAULT_TREE, HarnessError	# noqa: E402
 
 DATA = Path(__file__).resolve().parent / 'test_data'
@@ -141,6 +141,66 @@ class SectionsTest(unittest.TestCase):
 									 'wq-dump-base'))
 
 
+def fake_qemu_core(path, phys_base=0, kerneloffset=0):
+	"""A tiny ELF core like QEMU's dump-guest-memory without paging: a note
+	segment with VMCOREINFO and two PT_LOAD segments of physical memory."""
+	info = vmcore._note(b'CORE\0', 1, b'\0' * 336) + vmcore._note(
+		b'VMCOREINFO\0', 0, (f'OSRELEASE=6.1.0\nNUMBER(phys_base)={phys_base}\n'
+				      f'KERNELOFFSET={kerneloffset:x}\n').encode())
+	ehdr, phdr = vmcore._EHDR, vmcore._PHDR
+	notes_off = ehdr.size + 3 * phdr.size
+	data_off = notes_off + len(info)
+	# QEMU sets p_vaddr to p_paddr
+	phdrs = [(4, 0, notes_off, 0, 0, len(info), len(info), 0),
+		 (1, 7, data_off, 0, 0, 0x1000, 0x1000, 0),
+		 (1, 7, data_off + 0x1000, 0x1000000, 0x1000000, 0x2000, 0x2000, 0)]
+	with open(path, 'wb') as f:
+		f.write(ehdr.pack(b'\x7fELF\x02\x01\x01' + b'\0' * 9, 4, 62, 1, 0,
+				  ehdr.size, 0, 0, ehdr.size, phdr.size, len(phdrs), 0, 0, 0))
+		for p in phdrs:
+			f.write(phdr.pack(*p))
+		f.write(info)
+		f.write(b'\xaa' * 0x3000)
+
+
+def read_phdrs(path):
+	with open(path, 'rb') as f:
+		e = vmcore._EHDR.unpack(f.read(vmcore._EHDR.size))
+		f.seek(e[5])
+		return [vmcore._PHDR.unpack(f.read(vmcore._PHDR.size)) for _ in range(e[10])]
+
+
+class VmcoreTest(unittest.TestCase):
+	def setUp(self):
+		self.tmp = Path(tempfile.mkdtemp())
+		self.addCleanup(shutil.rmtree, self.tmp)
+
+	def test_adds_direct_map_and_text_mapping(self):
+		core = self.tmp / 'vmcore'
+		fake_qemu_core(core)
+		size = core.stat().st_size
+		# the text mapping covers physical 0-512 MiB, both segments
+		self.assertEqual(vmcore.add_kernel_vaddrs(core), 4)
+		ph = read_phdrs(core)
+		self.assertEqual(len(ph), 7)
+		vaddrs = {(p[3], p[4], p[2]) for p in ph if p[0] == 1 and p[3]}
+		self.assertIn((vmcore.PAGE_OFFSET, 0, ph[1][2]), vaddrs)
+		self.assertIn((vmcore.PAGE_OFFSET + 0x1000000, 0x1000000, ph[2][2]), vaddrs)
+		self.assertIn((vmcore.START_KERNEL_MAP + 0x1000000, 0x1000000, ph[2][2]), vaddrs)
+		# data untouched, table appended
+		self.assertGreater(core.stat().st_size, size)
+		self.assertEqual(vmcore.add_kernel_vaddrs(core), 0)
+
+	def test_refuses_kaslr_and_non_elf(self):
+		core = self.tmp / 'vmcore'
+		fake_qemu_core(core, kerneloffset=0x2000000)
+		with self.assertRaises(vmcore.VmcoreError):
+			vmcore.add_kernel_vaddrs(core)
+		(self.tmp / 'text').write_text('not an ELF file at all, no no no no no no no')
+		with self.assertRaises(vmcore.VmcoreError):
+			vmcore.add_kernel_vaddrs(self.tmp / 'text')
+
+
 class QmpTest(unittest.TestCase):
 	"""The dump request path against a fake QMP server."""
 	def test_dump_request(self):
@@ -160,6 +220,8 @@ class QmpTest(unittest.TestCase):
 			f.flush()
 			for _ in range(2):
 				got.append(json.loads(f.readline()))
+				if got[-1]['execute'] == 'dump-guest-memory':
+					fake_qemu_core(got[-1]['arguments']['protocol'][5:])
 				f.write('{"event": "STOP"}\n{"return": {}}\n')
 				f.flush()
 			conn.close()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
-from . import splat
+from . import splat, vmcore
 from .common import BUILD, CONFIGS, GUEST, LOGS, REPO, HarnessError, git, log, run
 
 FLAVOURS = {
@@ -229,6 +229,8 @@ def serve_dump_request(sock: Path, line: str) -> None:
 		return
 	try:
 		qmp_command(sock, 'dump-guest-memory', {'paging': False, 'protocol': f'file:{path}'})
+		# for Debian 12's drgn, see vmcore.py
+		vmcore.add_kernel_vaddrs(Path(path))
 		log(f'guest memory dumped to {path}')
 	finally:
 		Path(path + '.done').touch()
@@ -330,7 +332,7 @@ def _watch_dump_requests(proc: subprocess.Popen, output: Path, qmp: Path,
 				served.add(line)
 				try:
 					serve_dump_request(qmp, line)
-				except (OSError, ValueError, HarnessError) as e:
+				except (OSError, ValueError, HarnessError, vmcore.VmcoreError) as e:
 					log(f'dump request failed: {e}')
 	if time.time() >= deadline:
 		raise subprocess.TimeoutExpired(proc.args, 0)
