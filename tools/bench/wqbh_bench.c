@@ -292,11 +292,58 @@ out:
 	return ret;
 }
 
+/* ---- primitives: what the queueing paths are made of ---- */
+
+static DEFINE_RAW_SPINLOCK(prim_lock);
+static unsigned long prim_bits[64];
+
+static noinline void prim_call(void)
+{
+	barrier();
+}
+
+static void bench_primitives(void)
+{
+	unsigned long flags;
+	u64 t0, t[4];
+	int i;
+
+	local_bh_disable();
+	t0 = ktime_get_ns();
+	for (i = 0; i < items; i++) {
+		local_irq_save(flags);
+		local_irq_restore(flags);
+	}
+	t[0] = ktime_get_ns() - t0;
+	t0 = ktime_get_ns();
+	for (i = 0; i < items; i++) {
+		raw_spin_lock_irqsave(&prim_lock, flags);
+		raw_spin_unlock_irqrestore(&prim_lock, flags);
+	}
+	t[1] = ktime_get_ns() - t0;
+	t0 = ktime_get_ns();
+	for (i = 0; i < items; i++) {
+		test_and_set_bit(i & 63, prim_bits);
+		clear_bit(i & 63, prim_bits);
+	}
+	t[2] = ktime_get_ns() - t0;
+	t0 = ktime_get_ns();
+	for (i = 0; i < items; i++)
+		prim_call();
+	t[3] = ktime_get_ns() - t0;
+	local_bh_enable();
+	pr_info("primitive irqsave_restore ns_per_op %llu\n", t[0] / items);
+	pr_info("primitive spin_lock_irqsave_unlock ns_per_op %llu\n", t[1] / items);
+	pr_info("primitive test_and_set_clear_bit ns_per_op %llu\n", t[2] / items);
+	pr_info("primitive call ns_per_op %llu\n", t[3] / items);
+}
+
 static int __init wqbh_bench_init(void)
 {
 	int ret;
 
 	pr_info("start cpu %d\n", raw_smp_processor_id());
+	bench_primitives();
 	ret = bench_throughput();
 	if (!ret)
 		ret = bench_latency();

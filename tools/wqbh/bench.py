@@ -22,7 +22,7 @@ RESULTS = BUILD / 'bench'
 
 Table = Dict[Tuple[str, str], Dict[str, int]]	# (kind, mech) -> values
 
-_LINE = re.compile(r'wqbh-bench: (latency|throughput) (\S+) (.*)$')
+_LINE = re.compile(r'wqbh-bench: (latency|throughput|primitive) (\S+) (.*)$')
 
 
 def base_worktree(t: Path) -> Path:
@@ -105,6 +105,10 @@ def report(series: Table, base: Table) -> str:
 			   f'   {ratio(ref, s.get("total_ns_per_item")):>21}')
 	bt = base.get(('latency', 'tasklet'), {}).get('median_ns')
 	out += ['', f'tasklet median latency, series vs base kernel: {ratio(tl, bt)}']
+	prims = sorted(k[1] for k in series if k[0] == 'primitive')
+	if prims:
+		out += ['', 'Primitives under TCG (series kernel), ns per operation:', '']
+		out += [f'{p:<32} {series[("primitive", p)].get("ns_per_op", "-"):>6}' for p in prims]
 	return '\n'.join(out) + '\n'
 
 
