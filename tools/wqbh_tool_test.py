@@ -418,6 +418,14 @@ class BenchTest(unittest.TestCase):
 		self.assertIn('series vs base kernel: 1.00x', text)
 		self.assertIn('tasklet median latency, series vs base kernel:', text)
 
+	def test_median_over_boots(self):
+		runs = [{('latency', 'x'): {'median_ns': v}} for v in (30, 10, 20)]
+		self.assertEqual(bench.median_table(runs), {('latency', 'x'): {'median_ns': 20}})
+		runs.append({('latency', 'x'): {'median_ns': 40}, ('latency', 'y'): {'p99_ns': 5}})
+		m = bench.median_table(runs)
+		self.assertEqual(m[('latency', 'x')]['median_ns'], 20)
+		self.assertEqual(m[('latency', 'y')]['p99_ns'], 5)
+
 	def test_report_missing_rows(self):
 		text = bench.report({}, {})
 		self.assertIn('system_wq', text)

@@ -331,6 +331,23 @@ static void bench_primitives(void)
 	for (i = 0; i < items; i++)
 		prim_call();
 	t[3] = ktime_get_ns() - t0;
+#ifdef WQBH_HAVE_BH
+	{
+		/* an item that is already pending: the cost of the wrapper */
+		struct work_struct w;
+		u64 tq;
+
+		INIT_WORK_ONSTACK(&w, tp_work_fn);
+		queue_work(system_bh_wq, &w);
+		t0 = ktime_get_ns();
+		for (i = 0; i < items; i++)
+			queue_work(system_bh_wq, &w);
+		tq = ktime_get_ns() - t0;
+		cancel_work(&w);
+		destroy_work_on_stack(&w);
+		pr_info("primitive queue_work_already_pending ns_per_op %llu\n", tq / items);
+	}
+#endif
 	local_bh_enable();
 	pr_info("primitive irqsave_restore ns_per_op %llu\n", t[0] / items);
 	pr_info("primitive spin_lock_irqsave_unlock ns_per_op %llu\n", t[1] / items);

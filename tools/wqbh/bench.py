@@ -112,21 +112,40 @@ def report(series: Table, base: Table) -> str:
 	return '\n'.join(out) + '\n'
 
 
+def median_table(tables: List[Table]) -> Table:
+	"""Per value, the median over several boots (the lower one of an
+	even number)."""
+	out: Table = {}
+	for key in sorted({k for t in tables for k in t}):
+		names = {n for t in tables for n in t.get(key, {})}
+		out[key] = {}
+		for n in sorted(names):
+			vals = sorted(t[key][n] for t in tables if n in t.get(key, {}))
+			out[key][n] = vals[(len(vals) - 1) // 2]
+	return out
+
+
 def run_bench(t: Path, smp: int = 2, samples: int = 2000, items: int = 20000,
-	      timeout: int = 900) -> str:
-	"""Build both bench kernels, boot each once, return the report."""
+	      timeout: int = 900, boots: int = 3) -> str:
+	"""Build both bench kernels, boot each `boots` times (TCG timing varies
+	from boot to boot), return the report of the medians."""
 	RESULTS.mkdir(parents=True, exist_ok=True)
 	tables = {}
 	for name, tree in (('series', t), ('base', base_worktree(t))):
 		out = kernel.build(tree, 'bench', selftests=False)
 		ko = build_module(tree, out)
-		boot = kernel.boot(out, jobs.PRELUDE + job(ko, samples, items), f'bench-{name}', smp=smp,
-				   timeout=timeout)
-		if not boot.ok():
-			raise HarnessError(f'bench on the {name} kernel: {boot.describe()}')
-		tables[name] = parse(boot.output_lines())
-		(RESULTS / f'{name}.txt').write_text('\n'.join(boot.output_lines()) + '\n')
-		log(f'bench: {name} kernel done')
+		runs, raw = [], []
+		for i in range(boots):
+			boot = kernel.boot(out, jobs.PRELUDE + job(ko, samples, items),
+					   f'bench-{name}', smp=smp, timeout=timeout)
+			if not boot.ok():
+				raise HarnessError(f'bench on the {name} kernel: {boot.describe()}')
+			runs.append(parse(boot.output_lines()))
+			raw += [f'# boot {i + 1}'] + boot.output_lines()
+		tables[name] = median_table(runs)
+		(RESULTS / f'{name}.txt').write_text('\n'.join(raw) + '\n')
+		log(f'bench: {name} kernel done ({boots} boots)')
 	text = report(tables['series'], tables['base'])
+	text = f'Medians of {boots} boots per kernel, {smp} CPUs, {items} items, {samples} samples.\n\n' + text
 	(RESULTS / 'report.txt').write_text(text)
 	return text
