@@ -63,6 +63,16 @@ def parse(lines: List[str]) -> Table:
 	return table
 
 
+def parse_boots(lines: List[str]) -> List[Table]:
+	"""The tables of a saved file with several boots ("# boot N" lines)."""
+	boots: List[List[str]] = [[]]
+	for line in lines:
+		if line.startswith('# boot ') and boots[-1]:
+			boots.append([])
+		boots[-1].append(line)
+	return [parse(b) for b in boots]
+
+
 def job(ko: Path, samples: int, items: int) -> str:
 	# Pinned to CPU 1, so that the hrtimer and every callback use one CPU
 	# that init and the console are not on.
