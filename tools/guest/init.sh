@@ -6,15 +6,31 @@
 # line with its output on the serial port named by wqbh_out=, then reports
 # the job's exit status there and powers the guest off.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-export HOME=/root LANG=C.UTF-8
+export LANG=C.UTF-8
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mount -t tmpfs tmpfs /tmp
-mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /root 2>/dev/null
-mount -t tmpfs tmpfs /var/tmp 2>/dev/null
+# Writable scratch space over the read-only root, except over a directory
+# which holds the job (the checkout may be in /root or /tmp): the guest
+# must see the host's files there.  HOME is /root and TMPDIR /tmp when
+# they are writable, else the first directory that got a tmpfs.
+mounted=
+for dir in /run /tmp /root /var/tmp; do
+	case "$wqbh_job" in
+	"$dir"/*) continue ;;
+	esac
+	mount -t tmpfs tmpfs "$dir" 2>/dev/null && mounted="$mounted $dir"
+done
+first=$(echo $mounted | cut -d' ' -f1)
+case " $mounted " in
+*" /root "*) export HOME=/root ;;
+*) export HOME=${first:-/} ;;
+esac
+case " $mounted " in
+*" /tmp "*) ;;
+*) export TMPDIR=${first:-/} ;;
+esac
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 
