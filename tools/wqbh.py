@@ -52,12 +52,23 @@ def report_boot(res: Results, name: str, boot: kernel.BootResult, suites=True,
 		'pass' if boot.ok() else 'fail',
 		'' if boot.ok() else f'{boot.describe()}\n(console log kept: {boot.console})')
 	if suites:
+		console = None
 		for sec, (lines, rc) in secs.items():
 			if sec == 'wq_dump':
 				continue
 			cases, _ = ktap.parse(lines, sec, tree_path, verbose)
 			for c in cases:
-				res.add(c.name, c.status, '\n'.join(c.log[-15:]))
+				detail = c.log[-15:]
+				if c.status == 'fail':
+					# what the kernel said about it, e.g. the test
+					# module's "test_workqueue: CASE: ..." lines
+					if console is None:
+						console = boot.console.read_text(errors='replace').splitlines()
+					short = c.name.split(': ', 1)[-1]
+					said = [f'console.log:{i + 1}: {ln.strip()}'
+						for i, ln in enumerate(console) if f' {short}: ' in ln]
+					detail += said[-10:]
+				res.add(c.name, c.status, '\n'.join(detail))
 	return secs
 
 
