@@ -55,6 +55,39 @@ if [ -x "$kst/test_workqueue" ]; then
 fi
 '''
 
+# kernel/backtracetest.c prints a stack trace from softirq context; with
+# the series that is a BH work item on system_bh_wq (a converted tasklet).
+BACKTRACE = r'''
+backtrace_ktap() {	# KTAP: the softirq backtrace of kernel/backtracetest.c
+	echo "KTAP version 1"
+	echo "1..2"
+	if ! modprobe backtracetest; then
+		echo "not ok 1 softirq backtrace comes from the BH work item # no backtracetest module"
+		echo "not ok 2 it ran from the BH pool in softirq context # no backtracetest module"
+		return
+	fi
+	bt=$(dmesg | sed -n '/Testing a backtrace from softirq context/,/Testing a saved backtrace/p')
+	rmmod backtracetest
+	if echo "$bt" | grep -q backtrace_test_bh_workfn; then
+		echo "ok 1 softirq backtrace comes from the BH work item"
+	else
+		echo "$bt" | sed 's/^/# /'
+		echo "not ok 1 softirq backtrace comes from the BH work item"
+	fi
+	# the softirq loop is __do_softirq(), or handle_softirqs() in later 6.1.y
+	if echo "$bt" | grep -q bh_pool_run && echo "$bt" | grep -q -e __do_softirq -e handle_softirqs; then
+		echo "ok 2 it ran from the BH pool in softirq context"
+	else
+		echo "$bt" | sed 's/^/# /'
+		echo "not ok 2 it ran from the BH pool in softirq context"
+	fi
+}
+if [ -n "$(modprobe -n -v backtracetest 2>/dev/null)" ] && \
+   grep -q system_bh_wq /proc/kallsyms; then
+	section backtracetest backtrace_ktap || status=1
+fi
+'''
+
 WQ_DUMP = r'''
 if [ -f {repo}/wq_dump.py ] && [ -x /usr/bin/drgn ]; then
 	section wq_dump /usr/bin/drgn -q -s {vmlinux} {repo}/wq_dump.py {args} || status=1
@@ -98,6 +131,7 @@ def test_job(out: Path, smp: int, wq_dump: bool = True, dump_args: str = '',
 	dump_request, having the host dump the guest meanwhile."""
 	job = PRELUDE + SMOKE.replace('{smp}', str(smp))
 	job += KSELFTEST.replace('{kst}', str(out / 'kselftest' / 'workqueue'))
+	job += BACKTRACE
 	if wq_dump:
 		job += WQ_DUMP.replace('{repo}', str(REPO)).replace(
 			'{vmlinux}', str(out / 'vmlinux')).replace('{args}', dump_args)
