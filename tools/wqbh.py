@@ -266,6 +266,12 @@ def check_sparse(res: Results, t: Path, out: Path) -> None:
 def check_core(res: Results, t: Path, out: Path, vmcore: Path, cpu: int) -> None:
 	"""wq_dump.py on the dump the guest had the host take while it held
 	BH items parked on CPU `cpu`; the 2 GB dump is removed when it passed."""
+	skipped = Path(f'{vmcore}.skipped')
+	if skipped.exists():
+		res.add('wq-dump-core: the guest was dumped', 'skip',
+			'not enough disk space: ' + skipped.read_text().strip())
+		skipped.unlink()
+		return
 	if not vmcore.exists():
 		res.add('wq-dump-core: the guest was dumped', 'fail',
 			f'no {vmcore}: see build/logs/check-debug/output.log')
@@ -318,7 +324,7 @@ def cmd_check(args) -> int:
 			if out:
 				check_sparse(res, t, out)
 				vmcore = LOGS / 'check-debug' / 'vmcore'
-				for p in (vmcore, Path(f'{vmcore}.done')):
+				for p in (vmcore, Path(f'{vmcore}.done'), Path(f'{vmcore}.skipped')):
 					p.unlink(missing_ok=True)
 				job = jobs.test_job(out, args.smp, wq_dump=False, wq_dump_ktap=True,
 						    dump_request=str(vmcore))

@@ -239,6 +239,22 @@ class QmpTest(unittest.TestCase):
 		self.assertTrue(done.exists())
 		shutil.rmtree(done.parent)
 
+	def test_dump_request_without_disk_space(self):
+		vmcore = kernel.LOGS / 'qmp-test' / 'vmcore'
+		vmcore.parent.mkdir(parents=True, exist_ok=True)
+		self.addCleanup(shutil.rmtree, vmcore.parent)
+		# no QMP socket: it must not get as far as asking QEMU
+		kernel.serve_dump_request(Path('/nonexistent.sock'), f'{kernel.DUMP_MARK} {vmcore}',
+					  need_bytes=1 << 62)
+		self.assertIn('the dump needs', Path(f'{vmcore}.skipped').read_text())
+		self.assertTrue(Path(f'{vmcore}.done').exists())
+		self.assertFalse(vmcore.exists())
+
+	def test_memory_bytes(self):
+		self.assertEqual(kernel.memory_bytes('2G'), 2 << 30)
+		self.assertEqual(kernel.memory_bytes('512M'), 512 << 20)
+		self.assertEqual(kernel.memory_bytes('1024'), 1 << 30)
+
 	def test_dump_request_outside_logs_is_ignored(self):
 		kernel.serve_dump_request(Path('/nonexistent.sock'), f'{kernel.DUMP_MARK} /etc/passwd')
 		self.assertFalse(Path('/etc/passwd.done').exists())

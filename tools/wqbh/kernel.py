@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -199,6 +200,15 @@ class BootResult:
 DUMP_MARK = 'wqbh-request-dump:'
 
 
+def memory_bytes(memory: str) -> int:
+	"""QEMU's -m size ('2G', '512M', '1024') in bytes."""
+	units = {'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}
+	m = memory.strip().upper()
+	if m and m[-1] in units:
+		return int(float(m[:-1]) * units[m[-1]])
+	return int(m) << 20	# QEMU's default unit is MiB
+
+
 def qmp_command(sock: Path, command: str, arguments: dict, timeout: int = 600) -> dict:
 	"""Run one QMP command on QEMU's socket and return its answer."""
 	with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -219,7 +229,7 @@ def qmp_command(sock: Path, command: str, arguments: dict, timeout: int = 600) -
 		return msg
 
 
-def serve_dump_request(sock: Path, line: str) -> None:
+def serve_dump_request(sock: Path, line: str, need_bytes: int = 0) -> None:
 	"""The guest asked for a memory dump of itself (DUMP_MARK PATH): take
 	it with QMP dump-guest-memory (which stops the guest meanwhile), then
 	create PATH.done, which the guest sees through its 9p root."""
@@ -228,6 +238,14 @@ def serve_dump_request(sock: Path, line: str) -> None:
 		log(f'ignoring a dump request outside {LOGS}: {path}')
 		return
 	try:
+		# the dump is as large as the guest's memory
+		free = shutil.disk_usage(Path(path).parent).free
+		if free < need_bytes:
+			Path(path + '.skipped').write_text(
+				f'{free >> 20} MiB free in {Path(path).parent}, the dump needs '
+				f'{need_bytes >> 20} MiB\n')
+			log(f'no guest dump: {free >> 20} MiB free, {need_bytes >> 20} MiB needed')
+			return
 		qmp_command(sock, 'dump-guest-memory', {'paging': False, 'protocol': f'file:{path}'})
 		# for Debian 12's drgn, see vmcore.py
 		vmcore.add_kernel_vaddrs(Path(path))
@@ -292,7 +310,8 @@ def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 	timed_out = False
 	try:
 		if dumps:
-			_watch_dump_requests(proc, output, qmp, start + timeout)
+			_watch_dump_requests(proc, output, qmp, start + timeout,
+					     memory_bytes(memory) + (256 << 20))
 		qemu_out, _ = proc.communicate(timeout=max(1, start + timeout - time.time()))
 	except subprocess.TimeoutExpired:
 		timed_out = True
@@ -317,7 +336,7 @@ def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 
 
 def _watch_dump_requests(proc: subprocess.Popen, output: Path, qmp: Path,
-			 deadline: float) -> None:
+			 deadline: float, need_bytes: int) -> None:
 	"""Serve the guest's dump requests until QEMU exits or time is up.
 
 	QEMU's stdout is a pipe read only at the end, which is fine: with the
@@ -331,7 +350,7 @@ def _watch_dump_requests(proc: subprocess.Popen, output: Path, qmp: Path,
 			if line.startswith(DUMP_MARK) and line not in served:
 				served.add(line)
 				try:
-					serve_dump_request(qmp, line)
+					serve_dump_request(qmp, line, need_bytes)
 				except (OSError, ValueError, HarnessError, vmcore.VmcoreError) as e:
 					log(f'dump request failed: {e}')
 	if time.time() >= deadline:
