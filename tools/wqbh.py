@@ -327,7 +327,7 @@ def cmd_check(args) -> int:
 				for p in (vmcore, Path(f'{vmcore}.done'), Path(f'{vmcore}.skipped')):
 					p.unlink(missing_ok=True)
 				job = jobs.test_job(out, args.smp, wq_dump=False, wq_dump_ktap=True,
-						    dump_request=str(vmcore))
+						    dump_request=str(vmcore), lockdep_last=True)
 				boot = kernel.boot(out, job, 'check-debug', smp=args.smp,
 						   timeout=args.timeout, dumps=True)
 				report_boot(res, 'debug kernel', boot)

@@ -105,6 +105,23 @@ if [ -x /usr/bin/drgn ]; then
 fi
 '''
 
+# Test cases after which lockdep is off (it stops after its first report):
+# the last thing the job runs.
+LAST = r'''
+last_ktap() {	# KTAP: the test module's run_last cases
+	echo "KTAP version 1"
+	echo "1..1"
+	if echo bh_cancel_deadlock_reported >/sys/kernel/debug/test_workqueue/run_last; then
+		echo "ok 1 bh_cancel_deadlock_reported"
+	else
+		echo "not ok 1 bh_cancel_deadlock_reported"
+	fi
+}
+if [ -w /sys/kernel/debug/test_workqueue/run_last ]; then
+	section kselftest-workqueue-last last_ktap || status=1
+fi
+'''
+
 TAIL = '\nexit $status\n'
 
 PARK_ITEMS = 8		# items parked on system_bh_wq by the wq-dump test
@@ -122,7 +139,8 @@ def wq_dump_ktap_job(out: Path, args: str, section: str = 'wq-dump') -> str:
 
 
 def test_job(out: Path, smp: int, wq_dump: bool = True, dump_args: str = '',
-	     wq_dump_ktap: bool = False, dump_request: str = '') -> str:
+	     wq_dump_ktap: bool = False, dump_request: str = '',
+	     lockdep_last: bool = False) -> str:
 	"""The guest job: smoke test, kselftest, wq_dump.py.
 
 	wq_dump prints the text output (the main job's display);
@@ -142,6 +160,8 @@ def test_job(out: Path, smp: int, wq_dump: bool = True, dump_args: str = '',
 			if dump_request:
 				args += f' --dump-request {dump_request}'
 		job += wq_dump_ktap_job(out, args)
+	if lockdep_last:
+		job += LAST
 	return job + TAIL
 
 
