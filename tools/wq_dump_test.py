@@ -514,6 +514,22 @@ class CheckerTest(unittest.TestCase):
         self.assertEqual(out.getvalue(), "wq_dump_check: FAIL: vmlinux "
                          "/nonexistent/vmlinux not found\n")
 
+    def test_mode_problems(self):
+        def good(argv):
+            if argv == ["--wq", "no-such-workqueue"]:
+                return 1, "", "wq_dump: error: no workqueue matches\n"
+            return 0, ("Worker pools\n(only queued or running work)\n"
+                       "(workqueue filter: events)\n"), ""
+        self.assertEqual(wq_dump_check.mode_problems(good), [])
+
+        def bad(argv):
+            if argv == ["--wq", "no-such-workqueue"]:
+                return 0, "", ""
+            return 0, "Worker pools\n", ""
+        problems = wq_dump_check.mode_problems(bad)
+        self.assertEqual(len(problems), 3, problems)
+        self.assertTrue(problems[-1].startswith("unknown --wq: exit 0"))
+
     def test_parse_cpulist(self):
         self.assertEqual(wq_dump_check.parse_cpulist("0-2,5\n"), [0, 1, 2, 5])
         self.assertEqual(wq_dump_check.parse_cpulist("0\n"), [0])

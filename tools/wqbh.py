@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import unittest
-from typing import List
+from typing import List, Optional
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,24 +52,30 @@ def report_boot(res: Results, name: str, boot: kernel.BootResult, suites=True,
 		'pass' if boot.ok() else 'fail',
 		'' if boot.ok() else f'{boot.describe()}\n(console log kept: {boot.console})')
 	if suites:
-		console = None
 		for sec, (lines, rc) in secs.items():
-			if sec == 'wq_dump':
-				continue
-			cases, _ = ktap.parse(lines, sec, tree_path, verbose)
-			for c in cases:
-				detail = c.log[-15:]
-				if c.status == 'fail':
-					# what the kernel said about it, e.g. the test
-					# module's "test_workqueue: CASE: ..." lines
-					if console is None:
-						console = boot.console.read_text(errors='replace').splitlines()
-					short = c.name.split(': ', 1)[-1]
-					said = [f'console.log:{i + 1}: {ln.strip()}'
-						for i, ln in enumerate(console) if f' {short}: ' in ln]
-					detail += said[-10:]
-				res.add(c.name, c.status, '\n'.join(detail))
+			if sec != 'wq_dump':
+				add_ktap(res, lines, sec, tree_path, verbose, boot.console)
 	return secs
+
+
+def add_ktap(res: Results, lines, sec: str, tree_path: Path, verbose: bool = False,
+	     console: Optional[Path] = None) -> int:
+	"""One result per KTAP case of section `sec`; returns how many.  A
+	failed case also gets what the kernel said about it in `console`, e.g.
+	the test module's "test_workqueue: CASE: ..." lines."""
+	cases, _ = ktap.parse(lines, sec, tree_path, verbose)
+	said_lines = None
+	for c in cases:
+		detail = c.log[-15:]
+		if c.status == 'fail' and console:
+			if said_lines is None:
+				said_lines = console.read_text(errors='replace').splitlines()
+			short = c.name.split(': ', 1)[-1]
+			said = [f'console.log:{i + 1}: {ln.strip()}'
+				for i, ln in enumerate(said_lines) if f' {short}: ' in ln]
+			detail += said[-10:]
+		res.add(c.name, c.status, '\n'.join(detail))
+	return len(cases)
 
 
 def cmd_run(args) -> int:
@@ -204,15 +210,10 @@ def check_bisect(res: Results, t: Path) -> bool:
 	names = read_series()
 	files = series_c_files(t)
 	wt = BUILD / 'linux-bisect'
-	git(t, 'worktree', 'prune')
-	if not (wt / '.git').exists():
-		shutil.rmtree(wt, ignore_errors=True)
-		git(t, 'worktree', 'add', '-q', '--detach', str(wt), BASE_TAG)
 	ok = True
 	for i, rev in enumerate(revs[:-1]):
 		name = names[i] if i < len(names) else rev[:12]
-		# Scratch worktree of the harness: discard whatever is in it.
-		git(wt, 'checkout', '-q', '-f', '--detach', rev)
+		tree.scratch_worktree(t, wt, rev)
 		objs = [f[:-2] + '.o' for f in files if (wt / f).exists()]
 		start = time.time()
 		try:
@@ -232,14 +233,10 @@ def cmd_bisect(args) -> int:
 	revs = git(t, 'rev-list', '--reverse', f'{BASE_TAG}..{BRANCH}').split()
 	names = read_series()
 	wt = BUILD / 'linux-bisect-full'
-	git(t, 'worktree', 'prune')
-	if not (wt / '.git').exists():
-		shutil.rmtree(wt, ignore_errors=True)
-		git(t, 'worktree', 'add', '-q', '--detach', str(wt), BASE_TAG)
 	failed = 0
 	for i, rev in enumerate(revs):
 		name = names[i] if i < len(names) else rev[:12]
-		git(wt, 'checkout', '-q', '-f', '--detach', rev)
+		tree.scratch_worktree(t, wt, rev)
 		start = time.time()
 		try:
 			kernel.build(wt, 'bisect', selftests=False)
@@ -281,10 +278,7 @@ def check_core(res: Results, t: Path, out: Path, vmcore: Path, cpu: int) -> None
 	       '--core', '--expect-parked', f'{cpu}:{jobs.PARK_ITEMS}']
 	proc = subprocess.run(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 	lines = proc.stdout.splitlines()
-	cases, _ = ktap.parse(lines, 'wq-dump-core', t, False)
-	for c in cases:
-		res.add(c.name, c.status, '\n'.join(c.log[-15:]))
-	if not cases or proc.returncode != 0:
+	if not add_ktap(res, lines, 'wq-dump-core', t) or proc.returncode != 0:
 		res.add('wq-dump-core: drgn on the dump', 'fail',
 			f'exit {proc.returncode}:\n' + '\n'.join(lines[-15:]))
 	else:

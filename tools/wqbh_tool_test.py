@@ -10,6 +10,7 @@ tools/testing/kunit/kunit_parser.py, i.e. build/linux must exist.
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -141,10 +142,16 @@ class SectionsTest(unittest.TestCase):
 									 'wq-dump-base'))
 
 
+def elf_note(name: bytes, ntype: int, desc: bytes) -> bytes:
+	def pad(b):
+		return b + b'\0' * (-len(b) % 4)
+	return struct.pack('<III', len(name), len(desc), ntype) + pad(name) + pad(desc)
+
+
 def fake_qemu_core(path, phys_base=0, kerneloffset=0):
 	"""A tiny ELF core like QEMU's dump-guest-memory without paging: a note
 	segment with VMCOREINFO and two PT_LOAD segments of physical memory."""
-	info = vmcore._note(b'CORE\0', 1, b'\0' * 336) + vmcore._note(
+	info = elf_note(b'CORE\0', 1, b'\0' * 336) + elf_note(
 		b'VMCOREINFO\0', 0, (f'OSRELEASE=6.1.0\nNUMBER(phys_base)={phys_base}\n'
 				      f'KERNELOFFSET={kerneloffset:x}\n').encode())
 	ehdr, phdr = vmcore._EHDR, vmcore._PHDR

@@ -295,7 +295,7 @@ out:
 /* ---- primitives: what the queueing paths are made of ---- */
 
 static DEFINE_RAW_SPINLOCK(prim_lock);
-static unsigned long prim_bits[64];
+static unsigned long prim_bits;
 
 static noinline void prim_call(void)
 {
@@ -323,8 +323,8 @@ static void bench_primitives(void)
 	t[1] = ktime_get_ns() - t0;
 	t0 = ktime_get_ns();
 	for (i = 0; i < items; i++) {
-		test_and_set_bit(i & 63, prim_bits);
-		clear_bit(i & 63, prim_bits);
+		test_and_set_bit(i & 63, &prim_bits);
+		clear_bit(i & 63, &prim_bits);
 	}
 	t[2] = ktime_get_ns() - t0;
 	t0 = ktime_get_ns();

@@ -203,6 +203,27 @@ def check_snapshot(snap, online=None, expect_bh="auto"):
     return bad
 
 
+def mode_problems(run_mode):
+    """Problems of the text, --pending and --wq modes, and of an unknown
+    --wq, which must fail with one line on stderr.  run_mode(argv) runs
+    wq_dump.py with those arguments and returns (exit status, stdout,
+    stderr)."""
+    bad = []
+    for extra, must in (([], "Worker pools"),
+                        (["--pending"], "only queued or running work"),
+                        (["--wq", "events"], "workqueue filter: events")):
+        rc, out, err = run_mode(extra)
+        if rc != 0 or must not in out:
+            bad.append(f"mode {extra or ['text']}: exit {rc}, {must!r} "
+                       f"{'found' if must in out else 'missing'}; "
+                       f"stderr: {err.strip()[-300:]}")
+    rc, out, err = run_mode(["--wq", "no-such-workqueue"])
+    lines = err.strip().splitlines()
+    if rc != 1 or len(lines) != 1 or not lines[0].startswith("wq_dump: error:"):
+        bad.append(f"unknown --wq: exit {rc}, stderr {err.strip()[-300:]!r}")
+    return bad
+
+
 def load_wq_dump(path):
     spec = importlib.util.spec_from_file_location("wq_dump_under_test", path)
     mod = importlib.util.module_from_spec(spec)
@@ -287,21 +308,10 @@ def main(argv=None):
               f"{snap['errors'][:3]}")
 
     if args.all_modes:
-        for extra, must in (([], "Worker pools"),
-                            (["--pending"], "only queued or running work"),
-                            (["--wq", "events"], "workqueue filter: events")):
+        def run_mode(extra):
             r = run(base + extra, args.timeout)
-            if r.returncode != 0 or must not in r.stdout:
-                problems.append(f"mode {extra or ['text']}: exit "
-                                f"{r.returncode}, {must!r} "
-                                f"{'found' if must in r.stdout else 'missing'}"
-                                f"; stderr: {r.stderr.strip()[-300:]}")
-        r = run(base + ["--wq", "no-such-workqueue"], args.timeout)
-        lines = r.stderr.strip().splitlines()
-        if r.returncode != 1 or len(lines) != 1 or \
-                not lines[0].startswith("wq_dump: error:"):
-            problems.append(f"unknown --wq: exit {r.returncode}, stderr "
-                            f"{r.stderr.strip()[-300:]!r}")
+            return r.returncode, r.stdout, r.stderr
+        problems += mode_problems(run_mode)
 
     if problems:
         for p in problems:

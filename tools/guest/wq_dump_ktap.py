@@ -170,19 +170,8 @@ def main(argv=None):
                 problems)
 
     # 2. the other modes
-    problems = []
-    for extra, must in (([], "Worker pools"),
-                        (["--pending"], "only queued or running work"),
-                        (["--wq", "events"], "workqueue filter: events")):
-        rc, out, err = run_wq_dump(wq_dump, prog, extra)
-        if rc != 0 or must not in out:
-            problems.append(f"mode {extra or ['text']}: exit {rc}, {must!r} "
-                            f"{'found' if must in out else 'missing'}; "
-                            f"stderr: {err.strip()[-300:]}")
-    rc, out, err = run_wq_dump(wq_dump, prog, ["--wq", "no-such-workqueue"])
-    lines = err.strip().splitlines()
-    if rc != 1 or len(lines) != 1 or not lines[0].startswith("wq_dump: error:"):
-        problems.append(f"unknown --wq: exit {rc}, stderr {err.strip()[-300:]!r}")
+    problems = check.mode_problems(
+        lambda extra: run_wq_dump(wq_dump, prog, extra))
     ktap.result("wq_dump text, --pending and --wq modes", problems)
 
     # 3./4. parked BH items

@@ -14,8 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from .common import BASE_TAG, BUILD, REPO, HarnessError, git, log
-from . import jobs, kernel
+from .common import BASE_TAG, BUILD, REPO, HarnessError, log
+from . import jobs, kernel, tree
 
 SOURCE = REPO / 'tools' / 'bench' / 'wqbh_bench.c'
 RESULTS = BUILD / 'bench'
@@ -27,15 +27,7 @@ _LINE = re.compile(r'wqbh-bench: (latency|throughput|primitive) (\S+) (.*)$')
 
 def base_worktree(t: Path) -> Path:
 	"""The base tree (no series) in a worktree of its own: build/linux-base."""
-	wt = BUILD / 'linux-base'
-	git(t, 'worktree', 'prune')
-	if not (wt / '.git').exists():
-		shutil.rmtree(wt, ignore_errors=True)
-		git(t, 'worktree', 'add', '-q', '--detach', str(wt), BASE_TAG)
-	else:
-		# Harness scratch: always exactly the base.
-		git(wt, 'checkout', '-q', '-f', '--detach', BASE_TAG)
-	return wt
+	return tree.scratch_worktree(t, BUILD / 'linux-base', BASE_TAG)
 
 
 def build_module(t: Path, out: Path) -> Path:
@@ -141,9 +133,9 @@ def run_bench(t: Path, smp: int = 2, samples: int = 2000, items: int = 20000,
 	from boot to boot), return the report of the medians."""
 	RESULTS.mkdir(parents=True, exist_ok=True)
 	tables = {}
-	for name, tree in (('series', t), ('base', base_worktree(t))):
-		out = kernel.build(tree, 'bench', selftests=False)
-		ko = build_module(tree, out)
+	for name, src in (('series', t), ('base', base_worktree(t))):
+		out = kernel.build(src, 'bench', selftests=False)
+		ko = build_module(src, out)
 		runs, raw = [], []
 		for i in range(boots):
 			boot = kernel.boot(out, jobs.PRELUDE + job(ko, samples, items),

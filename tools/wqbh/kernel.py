@@ -260,8 +260,8 @@ def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 	 dumps: bool = False) -> BootResult:
 	"""Boot the kernel in `out` and run the shell script text `job` as root.
 
-	The guest's root is the host's / over virtio-9p, read-only; /tmp, /run
-	and /root are tmpfs.  The kernel console goes to console.log, the job's
+	The guest's root is the host's / over virtio-9p, read-only; /run, /tmp,
+	/root and /var/tmp are tmpfs unless the job lives there (see init.sh).  The kernel console goes to console.log, the job's
 	output to output.log (a second serial port), both in build/logs/NAME/.
 	With `dumps`, a line "wqbh-request-dump: PATH" in the output makes the
 	host dump the guest's memory to PATH (an ELF core with the guest's
@@ -341,14 +341,17 @@ def _watch_dump_requests(proc: subprocess.Popen, output: Path, qmp: Path,
 
 	QEMU's stdout is a pipe read only at the end, which is fine: with the
 	serial ports in files QEMU prints next to nothing there."""
-	served = set()
+	done = 0	# bytes of output.log read up to the end of a line
 	while proc.poll() is None and time.time() < deadline:
 		time.sleep(1)
-		text = output.read_text(errors='replace')
+		with open(output, 'rb') as f:
+			f.seek(done)
+			new = f.read()
 		# only complete lines: the last one may still be being written
-		for line in text[:text.rfind('\n') + 1].splitlines():
-			if line.startswith(DUMP_MARK) and line not in served:
-				served.add(line)
+		new = new[:new.rfind(b'\n') + 1]
+		done += len(new)
+		for line in new.decode(errors='replace').splitlines():
+			if line.startswith(DUMP_MARK):
 				try:
 					serve_dump_request(qmp, line, need_bytes)
 				except (OSError, ValueError, HarnessError, vmcore.VmcoreError) as e:

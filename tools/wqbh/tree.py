@@ -105,6 +105,19 @@ def ensure_base(tree: Path = DEFAULT_TREE) -> Path:
 	return tree
 
 
+def scratch_worktree(tree: Path, wt: Path, rev: str) -> Path:
+	"""A worktree of `tree` at `wt` that belongs to the harness, checked out
+	(forcibly: whatever is in it is discarded) at `rev`, detached.  Created
+	when missing; kept between runs so that its build output stays."""
+	git(tree, 'worktree', 'prune')
+	if not (wt / '.git').exists():
+		shutil.rmtree(wt, ignore_errors=True)
+		git(tree, 'worktree', 'add', '-q', '--detach', str(wt), rev)
+	else:
+		git(wt, 'checkout', '-q', '-f', '--detach', rev)
+	return wt
+
+
 def patch_ids(tree: Path, rev_range: str) -> List[str]:
 	"""Stable patch ids of the commits in a range, oldest first."""
 	revs = git(tree, 'rev-list', '--reverse', rev_range).split()

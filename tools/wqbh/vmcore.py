@@ -56,12 +56,6 @@ def _notes(data: bytes):
 		yield name, ntype, desc
 
 
-def _note(name: bytes, ntype: int, desc: bytes) -> bytes:
-	def pad(b):
-		return b + b'\0' * (-len(b) % 4)
-	return struct.pack('<III', len(name), len(desc), ntype) + pad(name) + pad(desc)
-
-
 def vmcoreinfo(desc: bytes) -> dict:
 	out = {}
 	for line in desc.rstrip(b'\0').decode(errors='replace').splitlines():
