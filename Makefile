@@ -9,7 +9,7 @@ BRANCH ?= wqbh
 FLAVOUR ?= debug
 SMP ?= 4
 
-.PHONY: run check apply export build boot bisect bench help
+.PHONY: run check apply export build boot bisect bench conv conv-bench help
 
 help:
 	@echo "make run                    main job: base tree, apply, build, boot in QEMU, kselftests, wq_dump.py"
@@ -20,6 +20,8 @@ help:
 	@echo "make boot CMD='...'         run a command in a guest"
 	@echo "make bench                  latency and throughput: tasklets against BH work items"
 	@echo "make bisect                 full build after each patch (slow)"
+	@echo "make conv                   the converted tasklet users under their workloads"
+	@echo "make conv-bench             their numbers, base kernel against the series"
 
 $(PY):
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q python3; \
@@ -48,3 +50,9 @@ bisect: | $(PY)
 
 bench: | $(PY)
 	$(WQBH) bench
+
+conv: | $(PY)
+	$(WQBH) conv
+
+conv-bench: | $(PY)
+	$(WQBH) conv --bench

@@ -11,6 +11,9 @@
   wqbh.py boot [--flavour F] -- CMD...   run a command in a guest
   wqbh.py bench               latency and throughput, tasklets against BH
                               work items, base kernel against the series
+  wqbh.py conv [--bench]      the converted tasklet users under their
+                              workloads (debug kernel), or their numbers
+                              on the bench kernels, base against series
   wqbh.py bisect              full build after each patch (slow; check
                               compiles the touched files per patch)
 """
@@ -27,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wqbh import bench, deps, jobs, kernel, ktap, tree	# noqa: E402
+from wqbh import bench, conv, deps, jobs, kernel, ktap, tree	# noqa: E402
 from wqbh.common import (BASE_TAG, BRANCH, BUILD, DEFAULT_TREE, LOGS, PATCHES,	# noqa: E402
 			 REPO, SERIES, HarnessError, git, log, read_series)
 from wqbh.results import Results	# noqa: E402
@@ -285,6 +288,54 @@ def check_core(res: Results, t: Path, out: Path, vmcore: Path, cpu: int) -> None
 		vmcore.unlink()
 
 
+def boot_conversions(out: Path, name: str, mode: str, args) -> kernel.BootResult:
+	"""One boot with the devices of every conversion, running every
+	conversion's guest script in `mode` (check or bench)."""
+	convs = conv.CONVERSIONS
+	d = conv.logdir(name)
+	with conv.host_peers(d, convs) as peer_args:
+		return kernel.boot(out, conv.job(convs, mode, peer_args), name, smp=args.smp,
+				   timeout=args.timeout, extra_args=conv.devices(d, convs),
+				   extra_cmdline=conv.cmdline(convs))
+
+
+def check_conversions(res: Results, t: Path, out: Path, args) -> None:
+	"""The converted tasklet users under their workloads (debug kernel)."""
+	if conv.CONVERSIONS:
+		report_boot(res, 'conversions, debug kernel',
+			    boot_conversions(out, 'check-conv', 'check', args), tree_path=t)
+
+
+def cmd_conv(args) -> int:
+	t = prepare(args)
+	if not conv.CONVERSIONS:
+		raise HarnessError('no conversions in tools/wqbh/conv.py')
+	if not args.bench:
+		res = Results()
+		check_conversions(res, t, kernel.build(t, 'debug'), args)
+		for r in res.failed():
+			print(f'FAILED: {r.name}')
+		print(res.summary())
+		return 1 if res.failed() else 0
+	tables = {}
+	for name, src in (('series', t), ('base', bench.base_worktree(t))):
+		out = kernel.build(src, 'bench', selftests=False)
+		runs = []
+		for i in range(args.boots):
+			boot = boot_conversions(out, f'conv-bench-{name}', 'bench', args)
+			if not boot.ok():
+				raise HarnessError(f'conversion workloads on the {name} kernel: '
+						   f'{boot.describe()}')
+			runs.append(bench.parse(boot.output_lines()))
+		tables[name] = bench.median_table(runs)
+	text = (f'Medians of {args.boots} boots per kernel, {args.smp} CPUs.\n\n'
+		+ bench.workload_report(tables['series'], tables['base']))
+	bench.RESULTS.mkdir(parents=True, exist_ok=True)
+	(bench.RESULTS / 'conversions.txt').write_text(text)
+	print(text, end='')
+	return 0
+
+
 def check_base_kernel(res: Results, t: Path, args) -> None:
 	"""wq_dump.py live on the base kernel, which has no BH pools: the bench
 	flavour of the base tree, shared with `wqbh.py bench`."""
@@ -327,6 +378,7 @@ def cmd_check(args) -> int:
 				report_boot(res, 'debug kernel', boot)
 				if args.smp > 1:
 					check_core(res, t, out, vmcore, args.smp - 1)
+				check_conversions(res, t, out, args)
 		check_base_kernel(res, t, args)
 	log(f'check took {time.time() - start:.0f} s')
 	for r in res.failed():
@@ -403,11 +455,13 @@ def main(argv=None) -> int:
 		('build', cmd_build, 'build a test kernel'),
 		('boot', cmd_boot, 'run a command in a guest'),
 		('bisect', cmd_bisect, 'full build after each patch (slow)'),
+		('conv', cmd_conv, 'converted tasklet users under their workloads'),
 		('bench', cmd_bench, 'tasklets against BH work items, base against series')):
 		sp = sub.add_parser(name, help=helptext)
 		sp.set_defaults(fn=fn)
-		if name in ('run', 'check', 'boot', 'bench'):
-			sp.add_argument('--smp', type=int, default=2 if name == 'bench' else 4, choices=range(1, 9),
+		if name in ('run', 'check', 'boot', 'bench', 'conv'):
+			sp.add_argument('--smp', type=int, default=2 if name in ('bench', 'conv') else 4,
+					choices=range(1, 9),
 					metavar='N', help='guest CPUs, 1-8')
 			sp.add_argument('--timeout', type=int, default=900,
 					help='seconds before the guest is killed (default 900)')
@@ -422,6 +476,11 @@ def main(argv=None) -> int:
 					help=f'new branch to create there (default {BRANCH})')
 		if name == 'boot':
 			sp.add_argument('command', nargs=argparse.REMAINDER)
+		if name == 'conv':
+			sp.add_argument('--bench', action='store_true',
+					help='numbers on the bench kernels, base against series')
+			sp.add_argument('--boots', type=int, default=3,
+					help='boots per kernel with --bench (medians; default 3)')
 	args = p.parse_args(argv)
 	try:
 		return args.fn(args)

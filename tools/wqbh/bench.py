@@ -22,7 +22,7 @@ RESULTS = BUILD / 'bench'
 
 Table = Dict[Tuple[str, str], Dict[str, int]]	# (kind, mech) -> values
 
-_LINE = re.compile(r'wqbh-bench: (latency|throughput|primitive) (\S+) (.*)$')
+_LINE = re.compile(r'wqbh-bench: (latency|throughput|primitive|workload) (\S+) (.*)$')
 
 
 def base_worktree(t: Path) -> Path:
@@ -111,6 +111,18 @@ def report(series: Table, base: Table) -> str:
 	if prims:
 		out += ['', 'Primitives under TCG (series kernel), ns per operation:', '']
 		out += [f'{p:<32} {series[("primitive", p)].get("ns_per_op", "-"):>6}' for p in prims]
+	return '\n'.join(out) + '\n'
+
+
+def workload_report(series: Table, base: Table) -> str:
+	"""The conversions' workloads: each number on the series kernel, on
+	the base kernel (no conversion), and series over base."""
+	out = [f'{"workload":<12} {"value":<24} {"series":>10} {"base":>10} {"series/base":>12}']
+	for key in sorted({k for k in list(series) + list(base) if k[0] == 'workload'}):
+		s, b = series.get(key, {}), base.get(key, {})
+		for n in sorted(set(s) | set(b)):
+			out.append(f'{key[1]:<12} {n:<24} {s.get(n, "-"):>10} {b.get(n, "-"):>10}'
+				   f' {ratio(s.get(n), b.get(n)):>12}')
 	return '\n'.join(out) + '\n'
 
 

@@ -21,9 +21,9 @@ from .common import BUILD, CONFIGS, GUEST, LOGS, REPO, HarnessError, git, log, r
 
 FLAVOURS = {
 	# flavour: fragments merged onto allnoconfig, in order
-	'debug': ['base.config', 'tests.config', 'debug.config'],
-	'bench': ['base.config', 'tests.config', 'bench.config'],
-	'bisect': ['base.config', 'tests.config', 'bisect.config'],
+	'debug': ['base.config', 'tests.config', 'conversions.config', 'debug.config'],
+	'bench': ['base.config', 'tests.config', 'conversions.config', 'bench.config'],
+	'bisect': ['base.config', 'tests.config', 'conversions.config', 'bisect.config'],
 }
 EXIT_MARK = 'wqbh-exit-status:'
 
@@ -257,7 +257,7 @@ def serve_dump_request(sock: Path, line: str, need_bytes: int = 0) -> None:
 def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 	 timeout: int = 900, arch: str = 'x86_64', qmp: Optional[Path] = None,
 	 extra_args: Optional[List[str]] = None, quiet: bool = False,
-	 dumps: bool = False) -> BootResult:
+	 dumps: bool = False, extra_cmdline: Optional[List[str]] = None) -> BootResult:
 	"""Boot the kernel in `out` and run the shell script text `job` as root.
 
 	The guest's root is the host's / over virtio-9p, read-only; /run, /tmp,
@@ -285,7 +285,7 @@ def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 		   'loglevel=7', f'init={GUEST / "init.sh"}',
 		   f'wqbh_job={jobfile}', f'wqbh_out=/dev/{qc.OUTPUT}',
 		   f'wqbh_modroot={modroot if modroot.exists() else ""}',
-		   *qc.EXTRA_CMDLINE]
+		   *qc.EXTRA_CMDLINE, *(extra_cmdline or [])]
 	cmd = [qc.QEMU, *qc.MACHINE, '-m', memory, '-smp', str(smp),
 	       '-nographic', '-no-reboot', '-nodefaults',
 	       '-kernel', str(image), '-append', ' '.join(cmdline),

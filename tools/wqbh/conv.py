@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Converted tasklet users, each proven by a real workload in QEMU.
+
+A conversion names the QEMU devices its workload needs, a guest script
+tools/guest/conv_NAME.sh, and optionally a host peer that runs while the
+guest is up (the far end of a TCP transfer, say).  The script is run as
+    sh conv_NAME.sh MODE [ARGS...]
+MODE "check": print KTAP (one case per thing proven: the workload's
+result, and that the converted BH work item really ran);
+MODE "bench": print "wqbh-bench: workload NAME KEY VALUE ..." lines
+(integers, e.g. read_kib_s 12345), and nothing that must pass, since the
+base kernel has no conversion.
+
+`make check` boots the debug kernel once with the devices of every
+conversion and runs every script in check mode (sections conv-NAME);
+`wqbh.py conv` does just that boot, and `wqbh.py conv --bench` boots the
+bench kernels of the series and of the base tree in bench mode, for the
+numbers before and after the conversions.
+"""
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, ContextManager, Dict, Iterator, List, Optional
+
+from .common import GUEST, LOGS
+from . import jobs
+
+# A host peer: given the boot's log directory, a context manager that
+# yields the extra arguments of the guest script (e.g. a port number).
+HostPeer = Callable[[Path], ContextManager[List[str]]]
+
+
+@dataclass
+class Conversion:
+	name: str
+	# QEMU arguments, given the boot's log directory (for disk images)
+	devices: Callable[[Path], List[str]]
+	# extra kernel command line words
+	cmdline: List[str] = field(default_factory=list)
+	host: Optional[HostPeer] = None
+
+	@property
+	def script(self) -> Path:
+		return GUEST / f'conv_{self.name}.sh'
+
+
+# The conversions, in series order.  Each entry's guest script must exist.
+CONVERSIONS: List[Conversion] = [
+]
+
+
+def devices(logdir: Path, convs: List[Conversion]) -> List[str]:
+	args: List[str] = []
+	for c in convs:
+		args += c.devices(logdir)
+	return args
+
+
+def cmdline(convs: List[Conversion]) -> List[str]:
+	words: List[str] = []
+	for c in convs:
+		words += c.cmdline
+	return words
+
+
+@contextlib.contextmanager
+def host_peers(logdir: Path, convs: List[Conversion]) -> Iterator[Dict[str, List[str]]]:
+	"""Start every conversion's host peer; yield {name: script args}."""
+	with contextlib.ExitStack() as stack:
+		args = {}
+		for c in convs:
+			args[c.name] = list(stack.enter_context(c.host(logdir))) if c.host else []
+		yield args
+
+
+def job(convs: List[Conversion], mode: str, args: Dict[str, List[str]]) -> str:
+	"""The guest job: every conversion's script as section conv-NAME."""
+	text = jobs.PRELUDE
+	for c in convs:
+		words = ' '.join([mode] + args.get(c.name, []))
+		text += f'section conv-{c.name} sh {c.script} {words} || status=1\n'
+	return text + jobs.TAIL
+
+
+def logdir(name: str) -> Path:
+	d = LOGS / name
+	d.mkdir(parents=True, exist_ok=True)
+	return d
