@@ -59,7 +59,7 @@ SOFTIRQ_C = "kernel/softirq.c"
 
 WQ_TYPES = ("bh", "percpu", "unbound", "ordered")
 POOL_KINDS = ("percpu", "bh", "unbound")
-WORK_STATES = ("pending", "inactive", "scheduled")
+WORK_STATES = ("pending", "inbox", "inactive", "scheduled")
 
 # Column help: every header printed by the text renderer is listed here
 # and shown by --help (the unit tests check that they stay in sync).
@@ -122,8 +122,10 @@ COLUMNS = {
     "Work items": [
         ("POOL", "pool ID the item is queued to"),
         ("CPU", "CPU of that pool, '-' for an unbound pool"),
-        ("STATE", "pending: on the pool worklist; inactive: waiting for "
-                  "max_active; scheduled: handed to a busy worker"),
+        ("STATE", "pending: on the pool worklist; inbox: queued on a BH "
+                  "pool's CPU, not yet moved to its worklist; inactive: "
+                  "waiting for max_active; scheduled: handed to a busy "
+                  "worker"),
         ("WORKQUEUE", "workqueue the item was queued on"),
         ("WORK", "address of the work_struct"),
         ("FUNCTION", "symbol of the work function"),
@@ -186,7 +188,7 @@ from the lists; per-pool counters always cover the whole pool.
                     comm: str|null, rescuer: bool, workqueue: str|null,
                     work: str, func: str, desc: str}]
   work_items      [{pool: int|null, cpu: int|null, bh: bool,
-                    state: "pending"|"inactive"|"scheduled",
+                    state: "pending"|"inbox"|"inactive"|"scheduled",
                     workqueue: str|null, work: str, func: str}]
   tasklets        {available: bool, per_cpu: [{cpu: int,
                    normal: [T], hi: [T], softirq_runs: {tasklet: int|null,
@@ -850,6 +852,23 @@ class Collector:
             mask = mask[0]
         return cpulist(self.cpumask.for_each_cpu(mask))
 
+    def _inbox(self, head):
+        """The items of a BH pool's inbox (an llist linked through the
+        first word of work_struct.entry), oldest first."""
+        off = self.drgn.offsetof(self._type("struct work_struct"), "entry")
+        works, seen = [], set()
+        node = head.first.value_()
+        while node and node not in seen and len(works) < LIST_LIMIT:
+            seen.add(node)
+            work = self.drgn.Object(self.prog, "struct work_struct",
+                                    address=node - off)
+            works.append(work.address_of_())
+            node = self.prog.read_word(node)
+        if node:
+            self.errors.append(f"inbox at {head.address_:#x} loops or is "
+                               "too long; stopped")
+        return reversed(works)
+
     def _walk(self, head, type_name, member):
         """list_for_each_entry that tolerates a changing live list."""
         seen = set()
@@ -895,7 +914,7 @@ class Collector:
             p["nr_inactive"] = inactive_by_pool.get(p["id"], 0)
             p["nr_busy"] = sum(1 for b in busy if b["pool"] == p["id"])
             p["nr_pending"] = sum(1 for w in items if w["pool"] == p["id"]
-                                  and w["state"] == "pending")
+                                  and w["state"] in ("pending", "inbox"))
         rescuers = self._collect_rescuers(pool_by_addr)
         snap = {
             "schema_version": SCHEMA_VERSION,
@@ -1024,6 +1043,9 @@ class Collector:
             for work in self._walk(pool.worklist, "struct work_struct",
                                    "entry"):
                 items.append(self._work_item(work, p, "pending"))
+            if "bh_inbox" in self.members["struct worker_pool"]:
+                for work in self._inbox(pool.bh_inbox):
+                    items.append(self._work_item(work, p, "inbox"))
             for worker in self._walk(pool.workers, "struct worker", "node"):
                 if not worker.current_work.value_():
                     continue
