@@ -422,7 +422,7 @@ def cmd_build(args) -> int:
 
 def cmd_bench(args) -> int:
 	t = prepare(args)
-	text = bench.run_bench(t, smp=args.smp, timeout=args.timeout)
+	text = bench.run_bench(t, smp=args.smp, timeout=args.timeout, boots=args.boots)
 	print(text, end='')
 	log(f'saved in {bench.RESULTS}')
 	return 0
@@ -479,8 +479,10 @@ def main(argv=None) -> int:
 		if name == 'conv':
 			sp.add_argument('--bench', action='store_true',
 					help='numbers on the bench kernels, base against series')
-			sp.add_argument('--boots', type=int, default=3,
-					help='boots per kernel with --bench (medians; default 3)')
+		if name in ('conv', 'bench'):
+			sp.add_argument('--boots', type=int, default=3, choices=range(1, 16),
+					metavar='N', help='boots per kernel for numbers '
+					'(medians; default 3)')
 	args = p.parse_args(argv)
 	try:
 		return args.fn(args)

@@ -142,23 +142,28 @@ def median_table(tables: List[Table]) -> Table:
 def run_bench(t: Path, smp: int = 2, samples: int = 2000, items: int = 20000,
 	      timeout: int = 900, boots: int = 3) -> str:
 	"""Build both bench kernels, boot each `boots` times (TCG timing varies
-	from boot to boot), return the report of the medians."""
+	from boot to boot), return the report of the medians.  The boots of the
+	two kernels alternate, so that a change in the load of the host
+	affects both alike."""
 	RESULTS.mkdir(parents=True, exist_ok=True)
-	tables = {}
+	kernels = {}
 	for name, src in (('series', t), ('base', base_worktree(t))):
 		out = kernel.build(src, 'bench', selftests=False)
-		ko = build_module(src, out)
-		runs, raw = [], []
-		for i in range(boots):
+		kernels[name] = (out, build_module(src, out))
+	runs: Dict[str, List[Table]] = {name: [] for name in kernels}
+	raw: Dict[str, List[str]] = {name: [] for name in kernels}
+	for i in range(boots):
+		for name, (out, ko) in kernels.items():
 			boot = kernel.boot(out, jobs.PRELUDE + job(ko, samples, items),
 					   f'bench-{name}', smp=smp, timeout=timeout)
 			if not boot.ok():
 				raise HarnessError(f'bench on the {name} kernel: {boot.describe()}')
-			runs.append(parse(boot.output_lines()))
-			raw += [f'# boot {i + 1}'] + boot.output_lines()
-		tables[name] = median_table(runs)
-		(RESULTS / f'{name}.txt').write_text('\n'.join(raw) + '\n')
-		log(f'bench: {name} kernel done ({boots} boots)')
+			runs[name].append(parse(boot.output_lines()))
+			raw[name] += [f'# boot {i + 1}'] + boot.output_lines()
+		log(f'bench: boot {i + 1} of {boots} of each kernel done')
+	tables = {name: median_table(runs[name]) for name in kernels}
+	for name in kernels:
+		(RESULTS / f'{name}.txt').write_text('\n'.join(raw[name]) + '\n')
 	text = report(tables['series'], tables['base'])
 	text = f'Medians of {boots} boots per kernel, {smp} CPUs, {items} items, {samples} samples.\n\n' + text
 	(RESULTS / 'report.txt').write_text(text)
