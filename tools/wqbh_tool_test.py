@@ -7,6 +7,7 @@ Run: /usr/bin/python3 -m unittest tools/wqbh_tool_test.py
 tools/testing/kunit/kunit_parser.py, i.e. build/linux must exist.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -485,9 +486,15 @@ class ConversionsTest(unittest.TestCase):
 		with tempfile.TemporaryDirectory() as d:
 			logdir = Path(d)
 			with conv.host_peers(logdir, conv.CONVERSIONS) as args:
-				self.assertEqual(args, {'usb': [str(conv.USB_DISK_MIB)], 'vt': []})
+				data = conv.usb_data(logdir)
+				self.assertEqual(args['vt'], [])
+				self.assertEqual(args['usb'][:2], [str(conv.USB_DISK_MIB), str(data)])
+				self.assertEqual(data.stat().st_size, conv.USB_DISK_MIB << 20)
+				self.assertEqual(args['usb'][2],
+						 hashlib.sha256(data.read_bytes()).hexdigest())
 				qemu = conv.devices(logdir, conv.CONVERSIONS)
 				imgs = sorted(logdir.glob('*.img'))
+				self.assertEqual(len(imgs), 2)
 				self.assertEqual([p.name for p in imgs], ['usb-ehci.img', 'usb-xhci.img'])
 				for img in imgs:
 					# large enough for the transfer, and sparse
@@ -508,12 +515,12 @@ class ConversionsTest(unittest.TestCase):
 				conv.devices(logdir, conv.CONVERSIONS)
 				with open(imgs[0], 'rb') as f:
 					self.assertEqual(f.read(8), bytes(8))
-			# the images are gone once the boot is over
-			self.assertEqual(list(logdir.glob('*.img')), [])
+			# the images and the data are gone once the boot is over
+			self.assertEqual(list(logdir.iterdir()), [])
 
 	def test_job_runs_every_script(self):
-		job = conv.job(conv.CONVERSIONS, 'bench', {'usb': ['64']})
-		self.assertIn(f'section conv-usb sh {conv.GUEST}/conv_usb.sh bench 64 || status=1', job)
+		job = conv.job(conv.CONVERSIONS, 'bench', {'usb': ['64', '/d', 'ab']})
+		self.assertIn(f'section conv-usb sh {conv.GUEST}/conv_usb.sh bench 64 /d ab || status=1', job)
 		self.assertIn(f'section conv-vt sh {conv.GUEST}/conv_vt.sh bench || status=1', job)
 
 	def test_workload_lines_parse(self):

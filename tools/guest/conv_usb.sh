@@ -6,11 +6,16 @@
 # controller, each written with MIB MiB of random data and read back after
 # dropping the caches, and a usb-kbd.  See tools/wqbh/conv.py.
 #
-#   sh conv_usb.sh check|bench [MIB]
+#   sh conv_usb.sh check|bench MIB DATA SHA256
+#
+# DATA is the random data, made by the host, with its sha256.
 #
 # check: KTAP; bench: "wqbh-bench: workload usb-HC write_kib_s N read_kib_s N".
 mode=${1:-check}
 mib=${2:-64}
+data=${3:-}
+sum_in=${4:-}
+start=$(cut -d' ' -f1 /proc/uptime)
 T=/sys/kernel/tracing
 work=${TMPDIR:-/tmp}/conv-usb.$$
 mkdir -p "$work"
@@ -54,13 +59,10 @@ kib_s() { echo $((mib * 1024 * 1000000 / ($1 / 1000 + 1))); }
 # fails when the data read differs from the data written.
 transfer() {
 	dev=/dev/$2
-	timeout 20 dd if=/dev/urandom of="$work/in" bs=1M count="$mib" 2>/dev/null || return 1
-	sum_in=$(sha256sum <"$work/in" | cut -d' ' -f1)
 	t0=$(now_ns)
 	timeout 120 dd if="$work/in" of="$dev" bs=1M oflag=direct conv=fsync 2>"$work/err" ||
 		{ say "$(cat "$work/err")"; return 1; }
 	t1=$(now_ns)
-	rm -f "$work/in"
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 	t2=$(now_ns)
@@ -93,8 +95,12 @@ fi
 
 [ "$mode" = check ] && { echo "KTAP version 1"; echo "1..10"; }
 
-disks_ok=1
-wait_disks || disks_ok=
+# the data, off the 9p root into memory, so that the writes time USB only
+timeout 60 cp "$data" "$work/in" 2>/dev/null || rm -f "$work/in"
+[ -n "$sum_in" ] || rm -f "$work/in"
+
+wait_disks
+say "uptime $(cut -d' ' -f1 /proc/uptime) s with the disks found"
 for hc in xhci:xhci_hcd ehci:ehci-pci; do
 	name=${hc%%:*}
 	drv=${hc#*:}
@@ -104,13 +110,15 @@ for hc in xhci:xhci_hcd ehci:ehci-pci; do
 		continue
 	fi
 	[ "$mode" = check ] && ok "$name: usb-storage disk found ($disk)"
-	if transfer "$name" "$disk"; then
+	if [ -f "$work/in" ] && transfer "$name" "$disk"; then
 		[ "$mode" = check ] && ok "$name: $mib MiB written and read back, same sha256"
 		[ "$mode" = bench ] && echo "wqbh-bench: workload usb-$name write_kib_s $wr read_kib_s $rd"
 	else
 		[ "$mode" = check ] && notok "$name: $mib MiB written and read back, same sha256"
 	fi
 done
+rm -f "$work/in"
+say "uptime $(cut -d' ' -f1 /proc/uptime) s after the transfers"
 [ "$mode" = bench ] && { rm -rf "$work"; exit 0; }
 
 # The keyboard: enumerated, and its interrupt URB (high-priority giveback)
@@ -196,3 +204,4 @@ else
 	notok "EHCI controller removed"
 fi
 rm -rf "$work"
+say "uptime $start s at the start, $(cut -d' ' -f1 /proc/uptime) s at the end"

@@ -19,6 +19,8 @@ numbers before and after the conversions.
 """
 
 import contextlib
+import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, ContextManager, Dict, Iterator, List, Optional
@@ -71,13 +73,27 @@ def usb_devices(logdir: Path) -> List[str]:
 	return args + ['-device', 'usb-kbd,bus=xhci.0']
 
 
+def usb_data(logdir: Path) -> Path:
+	return logdir / 'usb-data.bin'
+
+
 @contextlib.contextmanager
 def usb_host(logdir: Path) -> Iterator[List[str]]:
-	"""Pass the transfer size to the guest; drop the disk images (up to
-	USB_DISK_MIB each once written) when the boot is over."""
+	"""The data the guest writes to each disk: USB_DISK_MIB of random
+	bytes made here, where it is cheap, and read by the guest over its 9p
+	root; the guest gets its size, path and sha256.  The data and the disk
+	images (USB_DISK_MIB each once written) are removed after the boot."""
+	data = usb_data(logdir)
 	try:
-		yield [str(USB_DISK_MIB)]
+		digest = hashlib.sha256()
+		with open(data, 'wb') as f:
+			for _ in range(USB_DISK_MIB):
+				chunk = os.urandom(1 << 20)
+				digest.update(chunk)
+				f.write(chunk)
+		yield [str(USB_DISK_MIB), str(data), digest.hexdigest()]
 	finally:
+		data.unlink(missing_ok=True)
 		for hc, _ in USB_CONTROLLERS:
 			usb_image(logdir, hc).unlink(missing_ok=True)
 
