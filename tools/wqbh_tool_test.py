@@ -7,6 +7,7 @@ Run: /usr/bin/python3 -m unittest tools/wqbh_tool_test.py
 tools/testing/kunit/kunit_parser.py, i.e. build/linux must exist.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -19,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wqbh import bench, jobs, kernel, ktap, splat, tree, vmcore	# noqa: E402
+from wqbh import bench, conv, jobs, kernel, ktap, splat, tree, vmcore	# noqa: E402
 from wqbh.common import DEFAULT_TREE, HarnessError	# noqa: E402
 
 DATA = Path(__file__).resolve().parent / 'test_data'
@@ -472,6 +473,62 @@ class ConfigTest(unittest.TestCase):
 	def test_unknown_flavour(self):
 		with self.assertRaises(HarnessError):
 			kernel.fragment_lines('nope')
+
+
+class ConversionsTest(unittest.TestCase):
+	def test_every_conversion_has_its_script(self):
+		names = [c.name for c in conv.CONVERSIONS]
+		self.assertEqual(names, ['usb', 'vt'])
+		for c in conv.CONVERSIONS:
+			self.assertTrue(c.script.exists(), c.script)
+
+	def test_usb_devices_and_images(self):
+		with tempfile.TemporaryDirectory() as d:
+			logdir = Path(d)
+			with conv.host_peers(logdir, conv.CONVERSIONS) as args:
+				data = conv.usb_data(logdir)
+				self.assertEqual(args['vt'], [])
+				self.assertEqual(args['usb'][:2], [str(conv.USB_DISK_MIB), str(data)])
+				self.assertEqual(data.stat().st_size, conv.USB_DISK_MIB << 20)
+				self.assertEqual(args['usb'][2],
+						 hashlib.sha256(data.read_bytes()).hexdigest())
+				qemu = conv.devices(logdir, conv.CONVERSIONS)
+				imgs = sorted(logdir.glob('*.img'))
+				self.assertEqual(len(imgs), 2)
+				self.assertEqual([p.name for p in imgs], ['usb-ehci.img', 'usb-xhci.img'])
+				for img in imgs:
+					# large enough for the transfer, and sparse
+					self.assertGreater(img.stat().st_size, conv.USB_DISK_MIB << 20)
+					self.assertLess(img.stat().st_blocks * 512, 1 << 20)
+				joined = ' '.join(qemu)
+				for want in ('qemu-xhci,id=xhci', 'usb-ehci,id=ehci',
+					     'usb-storage,bus=xhci.0,drive=usbdisk-xhci',
+					     'usb-storage,bus=ehci.0,drive=usbdisk-ehci',
+					     'usb-kbd,bus=xhci.0', f'file={imgs[1]}'):
+					self.assertIn(want, joined)
+				# each -drive is used by exactly one -device
+				drives = [a.split('id=')[1].split(',')[0] for a in qemu if a.startswith('if=none')]
+				for drv in drives:
+					self.assertEqual(joined.count(f'drive={drv}'), 1)
+				# a second boot starts from empty images
+				imgs[0].write_bytes(b'old data')
+				conv.devices(logdir, conv.CONVERSIONS)
+				with open(imgs[0], 'rb') as f:
+					self.assertEqual(f.read(8), bytes(8))
+			# the images and the data are gone once the boot is over
+			self.assertEqual(list(logdir.iterdir()), [])
+
+	def test_job_runs_every_script(self):
+		job = conv.job(conv.CONVERSIONS, 'bench', {'usb': ['64', '/d', 'ab']})
+		self.assertIn(f'section conv-usb sh {conv.GUEST}/conv_usb.sh bench 64 /d ab || status=1', job)
+		self.assertIn(f'section conv-vt sh {conv.GUEST}/conv_vt.sh bench || status=1', job)
+
+	def test_workload_lines_parse(self):
+		t = bench.parse(['wqbh-bench: workload usb-xhci write_kib_s 9000 read_kib_s 12000',
+				 'wqbh-bench: workload vt toggles_per_s 800 us_per_toggle 1250'])
+		self.assertEqual(t[('workload', 'usb-xhci')], {'write_kib_s': 9000, 'read_kib_s': 12000})
+		text = bench.workload_report(t, {})
+		self.assertIn('toggles_per_s', text)
 
 
 if __name__ == '__main__':

@@ -19,6 +19,8 @@ numbers before and after the conversions.
 """
 
 import contextlib
+import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, ContextManager, Dict, Iterator, List, Optional
@@ -45,8 +47,67 @@ class Conversion:
 		return GUEST / f'conv_{self.name}.sh'
 
 
+# USB HCD URB giveback: a usb-storage disk behind each of an xHCI and an
+# EHCI controller, and a usb-kbd (interrupt endpoint: the high-priority
+# giveback) on the xHCI one.  The guest writes USB_DISK_MIB of random data
+# to each disk, so the images are created sparse, a little larger.
+USB_DISK_MIB = 64
+USB_IMAGE_MIB = USB_DISK_MIB + 8
+USB_CONTROLLERS = (('xhci', 'qemu-xhci'), ('ehci', 'usb-ehci'))
+
+
+def usb_image(logdir: Path, hc: str) -> Path:
+	return logdir / f'usb-{hc}.img'
+
+
+def usb_devices(logdir: Path) -> List[str]:
+	"""QEMU arguments of the usb workload; (re)creates its sparse images."""
+	args: List[str] = []
+	for hc, model in USB_CONTROLLERS:
+		img = usb_image(logdir, hc)
+		with open(img, 'wb') as f:	# empty and sparse: no old data
+			f.truncate(USB_IMAGE_MIB << 20)
+		args += ['-device', f'{model},id={hc}',
+			 '-drive', f'if=none,id=usbdisk-{hc},format=raw,cache=unsafe,file={img}',
+			 '-device', f'usb-storage,bus={hc}.0,drive=usbdisk-{hc}']
+	return args + ['-device', 'usb-kbd,bus=xhci.0']
+
+
+def usb_data(logdir: Path) -> Path:
+	return logdir / 'usb-data.bin'
+
+
+@contextlib.contextmanager
+def usb_host(logdir: Path) -> Iterator[List[str]]:
+	"""The data the guest writes to each disk: USB_DISK_MIB of random
+	bytes made here, where it is cheap, and read by the guest over its 9p
+	root; the guest gets its size, path and sha256.  The data and the disk
+	images (USB_DISK_MIB each once written) are removed after the boot."""
+	data = usb_data(logdir)
+	try:
+		digest = hashlib.sha256()
+		with open(data, 'wb') as f:
+			for _ in range(USB_DISK_MIB):
+				chunk = os.urandom(1 << 20)
+				digest.update(chunk)
+				f.write(chunk)
+		yield [str(USB_DISK_MIB), str(data), digest.hexdigest()]
+	finally:
+		data.unlink(missing_ok=True)
+		for hc, _ in USB_CONTROLLERS:
+			usb_image(logdir, hc).unlink(missing_ok=True)
+
+
+# VT keyboard LEDs: the pc machine's i8042 with its AT keyboard, which
+# -nodefaults keeps (it is part of the machine, not a default device).
+def vt_devices(logdir: Path) -> List[str]:
+	return []
+
+
 # The conversions, in series order.  Each entry's guest script must exist.
 CONVERSIONS: List[Conversion] = [
+	Conversion('usb', usb_devices, host=usb_host),
+	Conversion('vt', vt_devices),
 ]
 
 
