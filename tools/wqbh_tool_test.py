@@ -8,6 +8,7 @@ tools/testing/kunit/kunit_parser.py, i.e. build/linux must exist.
 """
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -478,7 +479,7 @@ class ConfigTest(unittest.TestCase):
 class ConversionsTest(unittest.TestCase):
 	def test_every_conversion_has_its_script(self):
 		names = [c.name for c in conv.CONVERSIONS]
-		self.assertEqual(names, ['usb', 'vt'])
+		self.assertEqual(names, ['usb', 'vt', 'ipmi', 'tsq'])
 		for c in conv.CONVERSIONS:
 			self.assertTrue(c.script.exists(), c.script)
 
@@ -516,7 +517,8 @@ class ConversionsTest(unittest.TestCase):
 				with open(imgs[0], 'rb') as f:
 					self.assertEqual(f.read(8), bytes(8))
 			# the images and the data are gone once the boot is over
-			self.assertEqual(list(logdir.iterdir()), [])
+			left = [p.name for p in logdir.iterdir()]
+			self.assertEqual([n for n in left if n.startswith('usb')], [])
 
 	def test_job_runs_every_script(self):
 		job = conv.job(conv.CONVERSIONS, 'bench', {'usb': ['64', '/d', 'ab']})
@@ -529,6 +531,94 @@ class ConversionsTest(unittest.TestCase):
 		self.assertEqual(t[('workload', 'usb-xhci')], {'write_kib_s': 9000, 'read_kib_s': 12000})
 		text = bench.workload_report(t, {})
 		self.assertIn('toggles_per_s', text)
+
+
+class ConvTest(unittest.TestCase):
+	"""The IPMI and TSQ conversions: entries, job text, the TSQ host peer."""
+	SENDER = Path(__file__).resolve().parent / 'guest' / 'conv_tsq_send.py'
+
+	def test_entries(self):
+		convs = [c for c in conv.CONVERSIONS if c.name in ('ipmi', 'tsq')]
+		args = conv.devices(Path('/nonexistent'), convs)
+		self.assertIn('isa-ipmi-kcs,bmc=bmc0', args)
+		self.assertIn('virtio-net-pci,netdev=n0', args)
+
+	def test_job_passes_peer_args(self):
+		text = conv.job(conv.CONVERSIONS, 'check', {'tsq': ['4242']})
+		self.assertIn('section conv-ipmi sh ', text)
+		self.assertRegex(text, r'section conv-tsq sh \S+conv_tsq.sh check 4242 ')
+
+	def test_bench_lines_parse(self):
+		t = bench.parse(['wqbh-bench: workload ipmi commands 200 elapsed_ms 900 commands_per_s 222',
+				 'wqbh-bench: workload tsq mib 256 elapsed_ms 4000 kib_per_s 65536'])
+		self.assertEqual(t[('workload', 'ipmi')]['commands_per_s'], 222)
+		self.assertEqual(t[('workload', 'tsq')]['kib_per_s'], 65536)
+
+	def test_peer_with_the_guest_sender(self):
+		with tempfile.TemporaryDirectory() as d:
+			with conv.tsq_peer(Path(d)) as args:
+				proc = subprocess.run([sys.executable, str(self.SENDER), '127.0.0.1',
+						       args[0], '3'], text=True, timeout=60,
+						      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+			log = (Path(d) / 'tsq-peer.log').read_text().split()
+		self.assertEqual(proc.returncode, 0, proc.stdout)
+		sent = proc.stdout.split()
+		self.assertEqual(sent[0], 'sent')
+		self.assertEqual(int(sent[1]), 3 << 20)
+		# the peer hashed what the guest's generator makes
+		h = hashlib.sha256()
+		spec = importlib.util.spec_from_file_location('conv_tsq_send', self.SENDER)
+		mod = importlib.util.module_from_spec(spec)
+		spec.loader.exec_module(mod)
+		for c in mod.chunks(3):
+			h.update(c)
+		self.assertEqual(log, [str(3 << 20), h.hexdigest()])
+		self.assertEqual(sent[3], h.hexdigest())
+
+	def test_sender_fails_on_wrong_digest(self):
+		import socket
+		import threading
+		srv = socket.create_server(('127.0.0.1', 0))
+		port = srv.getsockname()[1]
+
+		def liar():
+			conn, _ = srv.accept()
+			with conn:
+				while conn.recv(1 << 16):
+					pass
+				conn.sendall(b'0' * 64 + b' 1048576\n')
+		th = threading.Thread(target=liar, daemon=True)
+		th.start()
+		proc = subprocess.run([sys.executable, str(self.SENDER), '127.0.0.1', str(port), '1'],
+				      text=True, timeout=60, stdout=subprocess.PIPE)
+		th.join(5)
+		srv.close()
+		self.assertEqual(proc.returncode, 1)
+
+	def test_peer_drops_idle_connection(self):
+		import socket
+		import time
+		peer = conv.TsqPeer(timeout=0.5).start()
+		try:
+			c = socket.create_connection(('127.0.0.1', peer.port), timeout=5)
+			c.sendall(b'x' * 10)
+			start = time.monotonic()
+			self.assertEqual(c.recv(100), b'')	# closed by the peer
+			self.assertLess(time.monotonic() - start, 5)
+			c.close()
+		finally:
+			peer.stop()
+		self.assertEqual(len(peer.results), 1)
+		self.assertTrue(peer.results[0].startswith('error:'), peer.results)
+		self.assertIn('after 10 bytes', peer.results[0])
+
+	def test_peer_stops_promptly(self):
+		import time
+		peer = conv.TsqPeer().start()
+		start = time.monotonic()
+		peer.stop()
+		self.assertLess(time.monotonic() - start, 3)
+		self.assertFalse(peer._thread.is_alive())
 
 
 if __name__ == '__main__':

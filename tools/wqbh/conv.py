@@ -21,6 +21,8 @@ numbers before and after the conversions.
 import contextlib
 import hashlib
 import os
+import socket
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, ContextManager, Dict, Iterator, List, Optional
@@ -102,12 +104,102 @@ def usb_host(logdir: Path) -> Iterator[List[str]]:
 # -nodefaults keeps (it is part of the machine, not a default device).
 def vt_devices(logdir: Path) -> List[str]:
 	return []
+class TsqPeer:
+	"""The far end of the TCP Small Queues workload: accepts connections
+	on 127.0.0.1 (the guest's 10.0.2.2 with QEMU user networking), reads
+	each to its end, answers "SHA256HEX BYTES\n" and closes it.  Every
+	connection is logged to `log` as "BYTES SHA256HEX" (or an error).
+	A connection idle for `timeout` seconds is dropped; nothing blocks
+	for longer, and stop() ends the thread."""
+
+	def __init__(self, log: Optional[Path] = None, timeout: float = 60.0):
+		self.log = log
+		self.timeout = timeout
+		self.results: List[str] = []
+		self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+		self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+		self.sock.bind(('127.0.0.1', 0))
+		self.sock.listen(4)
+		self.sock.settimeout(0.5)
+		self.port = self.sock.getsockname()[1]
+		self._stop = threading.Event()
+		self._thread = threading.Thread(target=self._serve, name='tsq-peer', daemon=True)
+
+	def start(self) -> 'TsqPeer':
+		self._thread.start()
+		return self
+
+	def stop(self) -> None:
+		self._stop.set()
+		self._thread.join(timeout=10)
+		self.sock.close()
+
+	def _record(self, line: str) -> None:
+		self.results.append(line)
+		if self.log:
+			with open(self.log, 'a') as f:
+				f.write(line + '\n')
+
+	def _serve(self) -> None:
+		while not self._stop.is_set():
+			try:
+				conn, _ = self.sock.accept()
+			except socket.timeout:
+				continue
+			except OSError:
+				return
+			with conn:
+				self._handle(conn)
+
+	def _handle(self, conn: socket.socket) -> None:
+		conn.settimeout(self.timeout)
+		h = hashlib.sha256()
+		n = 0
+		try:
+			while not self._stop.is_set():
+				data = conn.recv(1 << 20)
+				if not data:
+					break
+				h.update(data)
+				n += len(data)
+			else:
+				self._record(f'error: stopped after {n} bytes')
+				return
+			conn.sendall(f'{h.hexdigest()} {n}\n'.encode())
+			self._record(f'{n} {h.hexdigest()}')
+		except OSError as e:
+			self._record(f'error: {e} after {n} bytes')
+
+
+@contextlib.contextmanager
+def tsq_peer(logdir: Path) -> Iterator[List[str]]:
+	"""Host peer of the tsq conversion: yields the port for the script."""
+	log = logdir / 'tsq-peer.log'
+	log.write_text('')
+	peer = TsqPeer(log).start()
+	try:
+		yield [str(peer.port)]
+	finally:
+		peer.stop()
+
+
+def ipmi_devices(logdir: Path) -> List[str]:
+	# QEMU's pc machine describes the KCS interface in ACPI and SMBIOS
+	return ['-device', 'ipmi-bmc-sim,id=bmc0', '-device', 'isa-ipmi-kcs,bmc=bmc0']
+
+
+def tsq_devices(logdir: Path) -> List[str]:
+	return ['-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0']
 
 
 # The conversions, in series order.  Each entry's guest script must exist.
 CONVERSIONS: List[Conversion] = [
 	Conversion('usb', usb_devices, host=usb_host),
 	Conversion('vt', vt_devices),
+	# IPMI message handler: ipmitool against QEMU's simulated BMC
+	Conversion('ipmi', ipmi_devices),
+	# TCP Small Queues: 256 MiB from the guest to tsq_peer
+	Conversion('tsq', tsq_devices, host=tsq_peer),
 ]
 
 

@@ -30,6 +30,8 @@ PACKAGES: Dict[str, str] = {
 	'python3-git': 'checkpatch.pl SPDX check',
 	'sparse': 'sparse checks of the files the series touches',
 	'xz-utils': 'unpacking the base tree',
+	'ipmitool': 'ipmitool in the guest (IPMI conversion workload)',
+	'iproute2': 'network setup in the guest for the TCP Small Queues workload',
 }
 
 
