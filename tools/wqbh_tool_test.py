@@ -445,8 +445,16 @@ class BenchTest(unittest.TestCase):
 		# throughput: tasklet ns/item over ours, 211 / 398
 		self.assertIn('0.53x', row(thr, 'system_bh_wq'))
 		# the base kernel's median of 2443, 9584, 9915
-		self.assertIn('series vs base kernel: 1.06x', text)
+		self.assertIn('with all mechanisms taking turns: 1.06x', text)
 		self.assertIn('queue_work_already_pending', text)
+
+	def test_report_tasklets_alone(self):
+		series = bench.parse(['wqbh-bench: latency tasklet@alone median_ns 2100 p99_ns 9'])
+		base = bench.parse(['wqbh-bench: latency tasklet@alone median_ns 2000 p99_ns 9'])
+		text = bench.report(series, base)
+		self.assertIn('tasklet alone (the same job on both kernels): 2100 against 2000 ns, 1.05x',
+			      text)
+		self.assertNotIn('tasklet_hi alone', text)
 
 	def test_median_over_boots(self):
 		runs = [{('latency', 'x'): {'median_ns': v}} for v in (30, 10, 20)]

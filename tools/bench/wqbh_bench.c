@@ -11,6 +11,8 @@
  * schedules a tasklet or queues a work item and records ktime_get_ns();
  * the callback records the time again.  The mechanisms take turns sample
  * by sample (with a rotating start) so that they see the same conditions.
+ * Then tasklets are sampled once more alone ("@alone"), which is the same
+ * job on every kernel: what compares the series with the base tree.
  *
  * Throughput: `items` tasklets or work items are scheduled inside one
  * local_bh_disable() section, then bottom halves are enabled and the run
@@ -129,10 +131,14 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int bench_latency(void)
+/*
+ * Sample the latency of the @nr mechanisms in @set, taking turns; the
+ * results are printed as "latency NAME@suffix" ("latency NAME" without).
+ */
+static int bench_latency(const enum mech *set, int nr, const char *suffix)
 {
 	u64 *s[NR_MECH] = { };
-	int m, i, ret = 0;
+	int m, k, i, ret = 0;
 
 	for (m = 0; m < NR_MECH; m++) {
 		s[m] = vcalloc(samples, sizeof(u64));
@@ -148,8 +154,8 @@ static int bench_latency(void)
 	lat.timer.function = lat_timer_fn;
 
 	for (i = 0; i < samples; i++) {
-		for (m = 0; m < NR_MECH; m++) {
-			lat.mech = (i + m) % NR_MECH;
+		for (k = 0; k < nr; k++) {
+			lat.mech = set[(i + k) % nr];
 			init_completion(&lat.done);
 			hrtimer_start(&lat.timer, ns_to_ktime(20 * NSEC_PER_USEC),
 				      HRTIMER_MODE_REL_PINNED_HARD);
@@ -164,10 +170,11 @@ static int bench_latency(void)
 			s[lat.mech][i] = lat.delta;
 		}
 	}
-	for (m = 0; m < NR_MECH; m++) {
+	for (k = 0; k < nr; k++) {
+		m = set[k];
 		sort(s[m], samples, sizeof(u64), cmp_u64, NULL);
-		pr_info("latency %s median_ns %llu p99_ns %llu samples %u\n",
-			mech_name[m], s[m][samples / 2],
+		pr_info("latency %s%s median_ns %llu p99_ns %llu samples %u\n",
+			mech_name[m], suffix, s[m][samples / 2],
 			s[m][samples - 1 - samples / 100], samples);
 	}
 stop:
@@ -369,6 +376,17 @@ static void bench_primitives(void)
 	pr_info("primitive call ns_per_op %llu\n", t[3] / items);
 }
 
+static const enum mech lat_all[] = {
+	M_TASKLET, M_TASKLET_HI,
+#ifdef WQBH_HAVE_BH
+	M_BH, M_BH_HI,
+#endif
+	M_HIGHPRI, M_WQ,
+};
+
+/* the same on every kernel, for tasklets on the series against the base */
+static const enum mech lat_tasklets[] = { M_TASKLET, M_TASKLET_HI };
+
 static int __init wqbh_bench_init(void)
 {
 	int ret;
@@ -377,7 +395,10 @@ static int __init wqbh_bench_init(void)
 	bench_primitives();
 	ret = bench_throughput();
 	if (!ret)
-		ret = bench_latency();
+		ret = bench_latency(lat_all, ARRAY_SIZE(lat_all), "");
+	if (!ret)
+		ret = bench_latency(lat_tasklets, ARRAY_SIZE(lat_tasklets),
+				    "@alone");
 	pr_info("end %d\n", ret);
 	/* nothing to keep loaded */
 	return ret ? ret : -EAGAIN;

@@ -106,7 +106,14 @@ def report(series: Table, base: Table) -> str:
 			   f'   {b.get("total_ns_per_item", "-"):>10}'
 			   f'   {ratio(ref, s.get("total_ns_per_item")):>21}')
 	bt = base.get(('latency', 'tasklet'), {}).get('median_ns')
-	out += ['', f'tasklet median latency, series vs base kernel: {ratio(tl, bt)}']
+	out += ['', 'tasklet median latency, series vs base kernel:',
+		f'  with all mechanisms taking turns: {ratio(tl, bt)}']
+	for mech in ('tasklet', 'tasklet_hi'):
+		sa = series.get(('latency', f'{mech}@alone'), {}).get('median_ns')
+		ba = base.get(('latency', f'{mech}@alone'), {}).get('median_ns')
+		if sa or ba:
+			out.append(f'  {mech} alone (the same job on both kernels): '
+				   f'{sa or "-"} against {ba or "-"} ns, {ratio(sa, ba)}')
 	prims = sorted(k[1] for k in series if k[0] == 'primitive')
 	if prims:
 		out += ['', 'Primitives under TCG (series kernel), ns per operation:', '']
