@@ -16,13 +16,9 @@ mib=${2:-64}
 data=${3:-}
 sum_in=${4:-}
 start=$(cut -d' ' -f1 /proc/uptime)
-T=/sys/kernel/tracing
+. "$(dirname "$0")/conv_lib.sh"
 work=${TMPDIR:-/tmp}/conv-usb.$$
 mkdir -p "$work"
-n=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-notok() { n=$((n + 1)); echo "not ok $n $*"; }
-say() { [ "$mode" = check ] && echo "# $*"; return 0; }
 now_ns() { date +%s%N; }
 
 # disk_of DRIVER: the sd disk behind the PCI controller bound to DRIVER
@@ -84,13 +80,8 @@ have_bh=
 grep -q ' usb_giveback_urb_bh$' /proc/kallsyms && grep -q ' system_bh_wq$' /proc/kallsyms &&
 	have_bh=1
 if [ "$mode" = check ] && [ -n "$have_bh" ]; then
-	echo 0 >$T/tracing_on
-	echo >$T/trace
-	echo 'p:wqbh_usb_giveback usb_giveback_urb_bh' >>$T/kprobe_events
-	echo 1 >$T/events/kprobes/wqbh_usb_giveback/enable
-	echo 1 >$T/events/workqueue/workqueue_queue_work/enable
-	echo 1 >$T/events/workqueue/workqueue_execute_start/enable
-	echo 1 >$T/tracing_on
+	trace_on wqbh_usb_giveback usb_giveback_urb_bh \
+		workqueue_queue_work workqueue_execute_start
 fi
 
 [ "$mode" = check ] && { echo "KTAP version 1"; echo "1..10"; }

@@ -13,11 +13,7 @@
 mode=${1:-check}
 toggles=${2:-1000}
 start=$(cut -d' ' -f1 /proc/uptime)
-T=/sys/kernel/tracing
-n=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-notok() { n=$((n + 1)); echo "not ok $n $*"; }
-say() { [ "$mode" = check ] && echo "# $*"; return 0; }
+. "$(dirname "$0")/conv_lib.sh"
 
 # The AT keyboard's input device (inputN) and event device (eventN)
 input=
@@ -32,12 +28,7 @@ done
 have_bh=
 grep -q ' kbd_bh$' /proc/kallsyms && grep -q ' system_bh_wq$' /proc/kallsyms && have_bh=1
 if [ "$mode" = check ] && [ -n "$have_bh" ]; then
-	echo 0 >$T/tracing_on
-	echo >$T/trace
-	echo 'p:wqbh_kbd_bh kbd_bh' >>$T/kprobe_events
-	echo 1 >$T/events/kprobes/wqbh_kbd_bh/enable
-	echo 1 >$T/events/workqueue/workqueue_execute_start/enable
-	echo 1 >$T/tracing_on
+	trace_on wqbh_kbd_bh kbd_bh workqueue_execute_start
 fi
 
 [ "$mode" = check ] && { echo "KTAP version 1"; echo "1..6"; }
