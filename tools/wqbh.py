@@ -322,6 +322,7 @@ def cmd_conv(args) -> int:
 	# The kernels take turns, boot by boot, so that a change in the load of
 	# the (shared) machine weighs on both alike.
 	runs: Dict[str, List[bench.Table]] = {name: [] for name in outs}
+	raw: Dict[str, List[str]] = {name: [] for name in outs}
 	for i in range(args.boots):
 		for name, out in outs.items():
 			boot = boot_conversions(out, f'conv-bench-{name}', 'bench', args)
@@ -329,11 +330,15 @@ def cmd_conv(args) -> int:
 				raise HarnessError(f'conversion workloads on the {name} kernel: '
 						   f'{boot.describe()}')
 			runs[name].append(bench.parse(boot.output_lines()))
+			raw[name] += [f'# boot {i + 1}'] + [
+				ln for ln in boot.output_lines() if 'wqbh-bench:' in ln]
 	tables = {name: bench.median_table(r) for name, r in runs.items()}
 	text = (f'Medians of {args.boots} boots per kernel, taking turns, {args.smp} CPUs.\n\n'
 		+ bench.workload_report(tables['series'], tables['base']))
 	bench.RESULTS.mkdir(parents=True, exist_ok=True)
 	(bench.RESULTS / 'conversions.txt').write_text(text)
+	for name in raw:	# every boot's numbers, for the spread
+		(bench.RESULTS / f'conversions-{name}.txt').write_text('\n'.join(raw[name]) + '\n')
 	print(text, end='')
 	return 0
 
