@@ -125,8 +125,9 @@ def configure(tree: Path, flavour: str) -> Path:
 	return out
 
 
-def make(tree: Path, out: Path, targets: List[str], logfile: Path) -> None:
-	jobs = str(os.cpu_count() or 2)
+def make(tree: Path, out: Path, targets: List[str], logfile: Path,
+	 jobs: Optional[int] = None) -> None:
+	jobs = jobs or os.cpu_count() or 2
 	cc = 'ccache gcc' if run(['which', 'ccache'], check=False).returncode == 0 else 'gcc'
 	cmd = ['make', f'O={out.name}', f'CC={cc}', f'-j{jobs}', *targets]
 	env = dict(os.environ, **build_env(tree))
