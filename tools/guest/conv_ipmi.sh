@@ -12,7 +12,7 @@
 #   sh conv_ipmi.sh bench   wqbh-bench: workload ipmi ... lines
 mode=${1:-check}
 ROUNDS=50	# 4 commands a round: 200 commands
-T=/sys/kernel/tracing
+. "$(dirname "$0")/conv_lib.sh"
 PROBE=wqbh_ipmi
 FN=smi_recv_work
 work=${TMPDIR:-/tmp}/conv_ipmi.$$
@@ -43,18 +43,6 @@ now_ms() {
 	echo $(($(date +%s%N) / 1000000))
 }
 
-probe_on() {
-	[ -w $T/kprobe_events ] || return 1
-	echo "p:$PROBE $FN" >>$T/kprobe_events 2>/dev/null || return 1
-	echo >$T/trace
-	echo 1 >$T/events/kprobes/$PROBE/enable
-}
-
-probe_off() {
-	echo 0 >$T/events/kprobes/$PROBE/enable 2>/dev/null
-	echo "-:$PROBE" >>$T/kprobe_events 2>/dev/null
-}
-
 if [ "$mode" = bench ]; then
 	ipmi_dev || { echo "# no /dev/ipmi0"; exit 1; }
 	timeout 30 ipmitool -I open mc info >/dev/null 2>&1	# warm up
@@ -80,7 +68,7 @@ if ! ipmi_dev; then
 fi
 echo "ok 1 ipmi_si found the BMC: /dev/ipmi0"
 probed=0
-probe_on && probed=1
+trace_on "$PROBE" "$FN" && probed=1
 
 # the first reply of each kind is the reference for all the others
 for c in "mc info" "sel info" "sdr list"; do
@@ -119,11 +107,11 @@ else
 fi
 
 if [ $probed = 1 ]; then
-	hits=$(awk -v p="$PROBE" '$1 == p { print $2 }' $T/kprobe_profile)
+	hits=$(probe_hits "$PROBE")
 	# the flags column of the trace: its third character is s in softirq
 	total=$(grep -c " $PROBE:" $T/trace)
-	soft=$(grep " $PROBE:" $T/trace | awk '{ for (i = 1; i < NF; i++) if ($i ~ /^\[[0-9]+\]$/) { print $(i + 1); break } }' | grep -c '^..s')
-	probe_off
+	soft=$(grep " $PROBE:" $T/trace | in_context s)
+	trace_off "$PROBE"
 	echo "# $FN: $hits kprobe hits, $soft of $total traced calls in softirq context"
 	[ "${hits:-0}" -gt 0 ] && echo "ok 3 $FN ran" || echo "not ok 3 $FN ran"
 	[ "$total" -gt 0 ] && [ "$soft" -eq "$total" ] &&

@@ -13,7 +13,7 @@
 mode=${1:-check}
 port=${2:-}
 MIB=256
-T=/sys/kernel/tracing
+. "$(dirname "$0")/conv_lib.sh"
 PROBE=wqbh_tsq
 FN=tcp_tsq_workfn
 here=$(dirname "$0")
@@ -64,9 +64,7 @@ else
 	echo "not ok 1 virtio-net up as 10.0.2.15/24"
 fi
 probed=0
-if [ -w $T/kprobe_events ] && echo "p:$PROBE $FN" >>$T/kprobe_events 2>/dev/null; then
-	echo 1 >$T/events/kprobes/$PROBE/enable && probed=1
-fi
+trace_on "$PROBE" "$FN" && probed=1
 if send; then
 	sed 's/^/# /' "$out"
 	set -- $(grep '^sent ' "$out")
@@ -77,9 +75,8 @@ else
 	echo "not ok 2 $MIB MiB sent to the host, same sha256 on both ends"
 fi
 if [ $probed = 1 ]; then
-	hits=$(awk -v p="$PROBE" '$1 == p { print $2 }' $T/kprobe_profile)
-	echo 0 >$T/events/kprobes/$PROBE/enable
-	echo "-:$PROBE" >>$T/kprobe_events
+	hits=$(probe_hits "$PROBE")
+	trace_off "$PROBE"
 	echo "# $FN: ${hits:-0} kprobe hits"
 	[ "${hits:-0}" -gt 0 ] && echo "ok 3 $FN ran" || echo "not ok 3 $FN ran"
 else

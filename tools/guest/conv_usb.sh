@@ -145,7 +145,7 @@ if [ -z "$have_bh" ]; then
 	notok "giveback executed in softirq context"
 else
 	echo 0 >$T/tracing_on
-	hits=$(awk '$1 == "wqbh_usb_giveback" { print $2 }' $T/kprobe_profile)
+	hits=$(probe_hits wqbh_usb_giveback)
 	say "kprobe_profile: $(grep wqbh_usb_giveback $T/kprobe_profile)"
 	if [ "${hits:-0}" -gt 0 ]; then
 		ok "usb_giveback_urb_bh ran ($hits times)"
@@ -165,8 +165,7 @@ else
 	# (hardirq during softirq) in softirq context
 	grep 'workqueue_execute_start:.*function usb_giveback_urb_bh' $T/trace >"$work/ran"
 	total=$(wc -l <"$work/ran")
-	soft=$(awk '{ for (i = 1; i < NF; i++) if ($i ~ /^\[[0-9]+\]$/) { f = $(i + 1); break }
-		     if (substr(f, 3, 1) ~ /[sH]/) n++ } END { print n + 0 }' "$work/ran")
+	soft=$(in_context '[sH]' "$work/ran")
 	say "executions in the trace buffer: $total, in softirq context: $soft"
 	head -n 2 "$work/ran" | sed 's/^/# /'
 	if [ "$total" -gt 0 ] && [ "$soft" -eq "$total" ]; then
@@ -174,12 +173,7 @@ else
 	else
 		notok "giveback executed in softirq context"
 	fi
-	echo 0 >$T/events/kprobes/wqbh_usb_giveback/enable
-	echo 0 >$T/events/workqueue/workqueue_queue_work/enable
-	echo 0 >$T/events/workqueue/workqueue_execute_start/enable
-	echo '-:wqbh_usb_giveback' >>$T/kprobe_events
-	echo >$T/trace
-	echo 1 >$T/tracing_on
+	trace_off wqbh_usb_giveback workqueue_queue_work workqueue_execute_start
 fi
 
 # Removing an HCD cancels its giveback work items (usb_remove_hcd()):

@@ -143,11 +143,10 @@ if [ -z "$have_bh" ]; then
 	notok "kbd_bh ran as a BH work item in softirq context # no BH kbd_bh in this kernel"
 else
 	echo 0 >$T/tracing_on
-	hits=$(awk '$1 == "wqbh_kbd_bh" { print $2 }' $T/kprobe_profile)
+	hits=$(probe_hits wqbh_kbd_bh)
 	ran=$(grep 'workqueue_execute_start:.*function kbd_bh' $T/trace)
 	total=$(echo "$ran" | grep -c kbd_bh)
-	soft=$(echo "$ran" | awk '{ for (i = 1; i < NF; i++) if ($i ~ /^\[[0-9]+\]$/) { f = $(i + 1); break }
-				    if (substr(f, 3, 1) ~ /[sH]/) n++ } END { print n + 0 }')
+	soft=$(echo "$ran" | in_context '[sH]')
 	say "kbd_bh kprobe hits: ${hits:-none}; executions in the trace buffer: $total, in softirq context: $soft"
 	echo "$ran" | head -n 2 | sed 's/^/# /'
 	if [ "${hits:-0}" -ge "$toggles" ] && [ "$total" -gt 0 ] && [ "$soft" -eq "$total" ]; then
@@ -155,10 +154,6 @@ else
 	else
 		notok "kbd_bh ran as a BH work item in softirq context, at least once per toggle"
 	fi
-	echo 0 >$T/events/kprobes/wqbh_kbd_bh/enable
-	echo 0 >$T/events/workqueue/workqueue_execute_start/enable
-	echo '-:wqbh_kbd_bh' >>$T/kprobe_events
-	echo >$T/trace
-	echo 1 >$T/tracing_on
+	trace_off wqbh_kbd_bh workqueue_execute_start
 fi
 say "uptime $start s at the start, $(cut -d' ' -f1 /proc/uptime) s at the end"
