@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import unittest
-from typing import Dict, List, Optional
+from typing import List, Optional
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -323,20 +323,9 @@ def cmd_conv(args) -> int:
 		return 1 if res.failed() else 0
 	outs = {name: kernel.build(src, 'bench', selftests=False)
 		for name, src in (('series', t), ('base', bench.base_worktree(t)))}
-	# The kernels take turns, boot by boot, so that a change in the load of
-	# the (shared) machine weighs on both alike.
-	runs: Dict[str, List[bench.Table]] = {name: [] for name in outs}
-	raw: Dict[str, List[str]] = {name: [] for name in outs}
-	for i in range(args.boots):
-		for name, out in outs.items():
-			boot = boot_conversions(out, f'conv-bench-{name}', 'bench', args)
-			if not boot.ok():
-				raise HarnessError(f'conversion workloads on the {name} kernel: '
-						   f'{boot.describe()}')
-			runs[name].append(bench.parse(boot.output_lines()))
-			raw[name] += [f'# boot {i + 1}'] + [
-				ln for ln in boot.output_lines() if 'wqbh-bench:' in ln]
-	tables = {name: bench.median_table(r) for name, r in runs.items()}
+	tables, raw = bench.take_turns(
+		outs, lambda name, out: boot_conversions(out, f'conv-bench-{name}', 'bench', args),
+		args.boots, 'conversion workloads')
 	text = (f'Medians of {args.boots} boots per kernel, taking turns, {args.smp} CPUs.\n\n'
 		+ bench.workload_report(tables['series'], tables['base']))
 	bench.RESULTS.mkdir(parents=True, exist_ok=True)

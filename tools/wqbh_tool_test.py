@@ -456,6 +456,30 @@ class BenchTest(unittest.TestCase):
 			      text)
 		self.assertNotIn('tasklet_hi alone', text)
 
+	def test_take_turns(self):
+		order = []
+
+		class Boot:
+			def __init__(self, name, i):
+				self.lines = [f'wqbh-bench: workload w v {10 * i + (name == "base")}', 'noise']
+
+			def ok(self):
+				return True
+
+			def output_lines(self):
+				return self.lines
+
+		def boot_one(name, out):
+			order.append(name)
+			return Boot(name, order.count(name))
+		tables, raw = bench.take_turns({'series': Path('a'), 'base': Path('b')}, boot_one, 3, 't')
+		self.assertEqual(order, ['series', 'base'] * 3)
+		self.assertEqual(tables['series'][('workload', 'w')], {'v': 20})
+		self.assertEqual(tables['base'][('workload', 'w')], {'v': 21})
+		self.assertEqual(raw['base'], ['# boot 1', 'wqbh-bench: workload w v 11',
+					       '# boot 2', 'wqbh-bench: workload w v 21',
+					       '# boot 3', 'wqbh-bench: workload w v 31'])
+
 	def test_median_over_boots(self):
 		runs = [{('latency', 'x'): {'median_ns': v}} for v in (30, 10, 20)]
 		self.assertEqual(bench.median_table(runs), {('latency', 'x'): {'median_ns': 20}})

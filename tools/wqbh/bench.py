@@ -12,7 +12,7 @@ prints "wqbh-bench: latency MECH median_ns N p99_ns N samples N" and
 import re
 import shutil
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from .common import BASE_TAG, BUILD, REPO, HarnessError, log
 from . import jobs, kernel, tree
@@ -146,30 +146,40 @@ def median_table(tables: List[Table]) -> Table:
 	return out
 
 
-def run_bench(t: Path, smp: int = 2, samples: int = 2000, items: int = 20000,
-	      timeout: int = 900, boots: int = 3) -> str:
-	"""Build both bench kernels, boot each `boots` times (TCG timing varies
-	from boot to boot), return the report of the medians.  The boots of the
-	two kernels alternate, so that a change in the load of the host
-	affects both alike."""
-	RESULTS.mkdir(parents=True, exist_ok=True)
-	kernels = {}
-	for name, src in (('series', t), ('base', base_worktree(t))):
-		out = kernel.build(src, 'bench', selftests=False)
-		kernels[name] = (out, build_module(src, out))
+def take_turns(kernels: Dict[str, Path], boot_one: Callable[[str, Path], kernel.BootResult],
+	       boots: int, what: str) -> Tuple[Dict[str, Table], Dict[str, List[str]]]:
+	"""Boot the kernels {name: out} in turn, `boots` times each, so that a
+	change in the load of the host weighs on all alike; boot_one(name, out)
+	boots one.  Returns each kernel's medians and its raw "wqbh-bench:"
+	lines, boot by boot ("# boot N" lines)."""
 	runs: Dict[str, List[Table]] = {name: [] for name in kernels}
 	raw: Dict[str, List[str]] = {name: [] for name in kernels}
 	for i in range(boots):
-		for name, (out, ko) in kernels.items():
-			boot = kernel.boot(out, jobs.PRELUDE + job(ko, samples, items),
-					   f'bench-{name}', smp=smp, timeout=timeout)
+		for name, out in kernels.items():
+			boot = boot_one(name, out)
 			if not boot.ok():
-				raise HarnessError(f'bench on the {name} kernel: {boot.describe()}')
-			runs[name].append(parse(boot.output_lines()))
-			raw[name] += [f'# boot {i + 1}'] + boot.output_lines()
-		log(f'bench: boot {i + 1} of {boots} of each kernel done')
-	tables = {name: median_table(runs[name]) for name in kernels}
-	for name in kernels:
+				raise HarnessError(f'{what} on the {name} kernel: {boot.describe()}')
+			lines = boot.output_lines()
+			runs[name].append(parse(lines))
+			raw[name] += [f'# boot {i + 1}'] + [ln for ln in lines if 'wqbh-bench:' in ln]
+		log(f'{what}: boot {i + 1} of {boots} of each kernel done')
+	return {name: median_table(r) for name, r in runs.items()}, raw
+
+
+def run_bench(t: Path, smp: int = 2, samples: int = 2000, items: int = 20000,
+	      timeout: int = 900, boots: int = 3) -> str:
+	"""Build both bench kernels, boot them in turn, each `boots` times (TCG
+	timing varies from boot to boot), return the report of the medians."""
+	RESULTS.mkdir(parents=True, exist_ok=True)
+	outs, kos = {}, {}
+	for name, src in (('series', t), ('base', base_worktree(t))):
+		outs[name] = kernel.build(src, 'bench', selftests=False)
+		kos[name] = build_module(src, outs[name])
+	tables, raw = take_turns(
+		outs, lambda name, out: kernel.boot(out, jobs.PRELUDE + job(kos[name], samples, items),
+						    f'bench-{name}', smp=smp, timeout=timeout),
+		boots, 'bench')
+	for name in raw:
 		(RESULTS / f'{name}.txt').write_text('\n'.join(raw[name]) + '\n')
 	text = report(tables['series'], tables['base'])
 	text = f'Medians of {boots} boots per kernel, {smp} CPUs, {items} items, {samples} samples.\n\n' + text
