@@ -852,12 +852,13 @@ class Collector:
             mask = mask[0]
         return cpulist(self.cpumask.for_each_cpu(mask))
 
-    def _inbox(self, head):
-        """The items of a BH pool's inbox (an llist linked through the
-        first word of work_struct.entry), oldest first."""
+    def _inbox(self, node, where, newest_first):
+        """The items of a chain of a BH pool's inbox items (linked through
+        the first word of work_struct.entry) which starts at the address
+        node, oldest first.  The inbox itself has the newest first, the
+        part that the softirq has taken (pool->bh_taken) the oldest."""
         off = self.drgn.offsetof(self._type("struct work_struct"), "entry")
         works, seen = [], set()
-        node = head.first.value_()
         while node and node not in seen and len(works) < LIST_LIMIT:
             seen.add(node)
             work = self.drgn.Object(self.prog, "struct work_struct",
@@ -865,9 +866,8 @@ class Collector:
             works.append(work.address_of_())
             node = self.prog.read_word(node)
         if node:
-            self.errors.append(f"inbox at {head.address_:#x} loops or is "
-                               "too long; stopped")
-        return reversed(works)
+            self.errors.append(f"{where} loops or is too long; stopped")
+        return list(reversed(works)) if newest_first else works
 
     def _walk(self, head, type_name, member):
         """list_for_each_entry that tolerates a changing live list."""
@@ -1043,8 +1043,14 @@ class Collector:
             for work in self._walk(pool.worklist, "struct work_struct",
                                    "entry"):
                 items.append(self._work_item(work, p, "pending"))
-            if "bh_inbox" in self.members["struct worker_pool"]:
-                for work in self._inbox(pool.bh_inbox):
+            members = self.members["struct worker_pool"]
+            if "bh_taken" in members:
+                for work in self._inbox(pool.bh_taken.value_(),
+                                        f"taken inbox of pool {p}", False):
+                    items.append(self._work_item(work, p, "inbox"))
+            if "bh_inbox" in members:
+                for work in self._inbox(pool.bh_inbox.first.value_(),
+                                        f"inbox of pool {p}", True):
                     items.append(self._work_item(work, p, "inbox"))
             for worker in self._walk(pool.workers, "struct worker", "node"):
                 if not worker.current_work.value_():
