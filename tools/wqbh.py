@@ -81,6 +81,15 @@ def add_ktap(res: Results, lines, sec: str, tree_path: Path, verbose: bool = Fal
 	return len(cases)
 
 
+def finish(res: Results) -> int:
+	"""Name the failures, print the closing `N passed, N failed` line and
+	return the exit status."""
+	for r in res.failed():
+		print(f'FAILED: {r.name}')
+	print(res.summary())
+	return 1 if res.failed() else 0
+
+
 def cmd_run(args) -> int:
 	t = prepare(args)
 	out = kernel.build(t, 'debug')
@@ -317,10 +326,7 @@ def cmd_conv(args) -> int:
 	if not args.bench:
 		res = Results()
 		check_conversions(res, t, kernel.build(t, 'debug'), args)
-		for r in res.failed():
-			print(f'FAILED: {r.name}')
-		print(res.summary())
-		return 1 if res.failed() else 0
+		return finish(res)
 	outs = {name: kernel.build(src, 'bench', selftests=False)
 		for name, src in (('series', t), ('base', bench.base_worktree(t)))}
 	tables, raw = bench.take_turns(
@@ -328,10 +334,7 @@ def cmd_conv(args) -> int:
 		args.boots, 'conversion workloads')
 	text = (f'Medians of {args.boots} boots per kernel, taking turns, {args.smp} CPUs.\n\n'
 		+ bench.workload_report(tables['series'], tables['base']))
-	bench.RESULTS.mkdir(parents=True, exist_ok=True)
-	(bench.RESULTS / 'conversions.txt').write_text(text)
-	for name in raw:	# every boot's numbers, for the spread
-		(bench.RESULTS / f'conversions-{name}.txt').write_text('\n'.join(raw[name]) + '\n')
+	bench.save('conversions', text, raw, raw_prefix='conversions-')
 	print(text, end='')
 	return 0
 
@@ -381,10 +384,7 @@ def cmd_check(args) -> int:
 				check_conversions(res, t, out, args)
 		check_base_kernel(res, t, args)
 	log(f'check took {time.time() - start:.0f} s')
-	for r in res.failed():
-		print(f'FAILED: {r.name}')
-	print(res.summary())
-	return 1 if res.failed() else 0
+	return finish(res)
 
 
 def cmd_apply(args) -> int:

@@ -166,11 +166,19 @@ def take_turns(kernels: Dict[str, Path], boot_one: Callable[[str, Path], kernel.
 	return {name: median_table(r) for name, r in runs.items()}, raw
 
 
+def save(report_name: str, text: str, raw: Dict[str, List[str]], raw_prefix: str = '') -> None:
+	"""Keep a report in RESULTS/REPORT_NAME.txt and every kernel's raw lines,
+	boot by boot, in RESULTS/RAW_PREFIXNAME.txt beside it."""
+	RESULTS.mkdir(parents=True, exist_ok=True)
+	(RESULTS / f'{report_name}.txt').write_text(text)
+	for name, lines in raw.items():
+		(RESULTS / f'{raw_prefix}{name}.txt').write_text('\n'.join(lines) + '\n')
+
+
 def run_bench(t: Path, smp: int = 2, samples: int = 2000, items: int = 20000,
 	      timeout: int = 900, boots: int = 3) -> str:
 	"""Build both bench kernels, boot them in turn, each `boots` times (TCG
 	timing varies from boot to boot), return the report of the medians."""
-	RESULTS.mkdir(parents=True, exist_ok=True)
 	outs, kos = {}, {}
 	for name, src in (('series', t), ('base', base_worktree(t))):
 		outs[name] = kernel.build(src, 'bench', selftests=False)
@@ -179,9 +187,7 @@ def run_bench(t: Path, smp: int = 2, samples: int = 2000, items: int = 20000,
 		outs, lambda name, out: kernel.boot(out, jobs.PRELUDE + job(kos[name], samples, items),
 						    f'bench-{name}', smp=smp, timeout=timeout),
 		boots, 'bench')
-	for name in raw:
-		(RESULTS / f'{name}.txt').write_text('\n'.join(raw[name]) + '\n')
 	text = report(tables['series'], tables['base'])
 	text = f'Medians of {boots} boots per kernel, {smp} CPUs, {items} items, {samples} samples.\n\n' + text
-	(RESULTS / 'report.txt').write_text(text)
+	save('report', text, raw)
 	return text
