@@ -243,6 +243,37 @@ def check_bisect(res: Results, t: Path) -> bool:
 	return ok
 
 
+# Compile-only configurations: flavour, what its results are called
+OTHER_CONFIGS = (('rt', 'PREEMPT_RT'), ('i386', '32-bit x86 (ARCH=i386)'))
+
+
+def check_other_configs(res: Results, t: Path) -> None:
+	"""The kernel C files the series touches compile with PREEMPT_RT and
+	on 32-bit x86, configurations no booted kernel has.
+
+	PREEMPT_RT's branches are dead code in every other build, and 6.1
+	can't enable it on any architecture: the scratch tree
+	(build/linux-configs) lets x86 select ARCH_SUPPORTS_RT.  A kernel
+	built so doesn't boot without the RT patch set, so it is compiled,
+	not run.  On 32-bit the series' fields in work->data get fewer bits.
+	"""
+	files = series_c_files(t)
+	objs = [f[:-2] + '.o' for f in files]
+	wt = tree.scratch_worktree(t, BUILD / 'linux-configs', BRANCH)
+	for flavour, what in OTHER_CONFIGS:
+		name = f'compiles with {what}: ' + ', '.join(files)
+		start = time.time()
+		try:
+			kernel.allow_preempt_rt(wt)
+			out = kernel.configure(wt, flavour)
+			# one job, see check_bisect()
+			kernel.make(wt, out, objs, out / 'compile.log', jobs=1)
+			res.add(name, 'pass')
+		except HarnessError as e:
+			res.add(name, 'fail', str(e))
+		log(f'{what}: {len(objs)} objects compiled in {time.time() - start:.0f} s')
+
+
 def cmd_bisect(args) -> int:
 	"""A full build of the bisect flavour after each patch (slow)."""
 	t = prepare(args)
@@ -362,6 +393,7 @@ def cmd_check(args) -> int:
 	if check_series(res, t):
 		tree.apply(t)
 		if check_bisect(res, t):
+			check_other_configs(res, t)
 			try:
 				out = kernel.build(t, 'debug')
 				res.add(f'builds on its own: {(read_series() or ["base tree"])[-1]} '

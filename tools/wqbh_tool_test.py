@@ -507,6 +507,22 @@ class ConfigTest(unittest.TestCase):
 		with self.assertRaises(HarnessError):
 			kernel.fragment_lines('nope')
 
+	def test_allow_preempt_rt(self):
+		self.assertIn('CONFIG_PREEMPT_RT=y', kernel.fragment_lines('rt'))
+		with tempfile.TemporaryDirectory() as d:
+			kconfig = Path(d) / 'arch' / 'x86' / 'Kconfig'
+			kconfig.parent.mkdir(parents=True)
+			kconfig.write_text('config 64BIT\n\tbool\n\nconfig X86\n\tdef_bool y\n'
+					   '\tselect ARCH_32BIT_OFF_T\n')
+			kernel.allow_preempt_rt(Path(d))
+			kernel.allow_preempt_rt(Path(d))	# once only
+			self.assertEqual(kconfig.read_text(),
+					 'config 64BIT\n\tbool\n\nconfig X86\n\tdef_bool y\n'
+					 '\tselect ARCH_SUPPORTS_RT\n\tselect ARCH_32BIT_OFF_T\n')
+			kconfig.write_text('config X86_64\n\tdef_bool y\n')
+			with self.assertRaises(HarnessError):
+				kernel.allow_preempt_rt(Path(d))
+
 
 class ConversionsTest(unittest.TestCase):
 	def test_every_conversion_has_its_script(self):

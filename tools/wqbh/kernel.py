@@ -24,7 +24,13 @@ FLAVOURS = {
 	'debug': ['base.config', 'tests.config', 'conversions.config', 'debug.config'],
 	'bench': ['base.config', 'tests.config', 'conversions.config', 'bench.config'],
 	'bisect': ['base.config', 'tests.config', 'conversions.config', 'bisect.config'],
+	# compile only, in a tree that lets x86 select ARCH_SUPPORTS_RT
+	'rt': ['base.config', 'tests.config', 'conversions.config', 'bisect.config', 'rt.config'],
+	# compile only
+	'i386': ['base.config', 'tests.config', 'conversions.config', 'bisect.config', 'i386.config'],
 }
+# flavours of another kbuild ARCH than the host's
+FLAVOUR_ARCH = {'i386': 'i386'}
 EXIT_MARK = 'wqbh-exit-status:'
 
 
@@ -36,6 +42,12 @@ def qemu_config(arch: str = 'x86_64'):
 	mod = importlib.util.module_from_spec(spec)
 	spec.loader.exec_module(mod)
 	return mod
+
+
+def arch_args(out: Path) -> List[str]:
+	"""kbuild's ARCH= for the flavour built in `out` (see out_dir())."""
+	arch = FLAVOUR_ARCH.get(out.name[len('out-'):])
+	return [f'ARCH={arch}'] if arch else []
 
 
 def out_dir(tree: Path, flavour: str) -> Path:
@@ -75,6 +87,22 @@ def _symbol_exists(tree: Path, sym: str) -> bool:
 	return proc.returncode == 0
 
 
+X86_CONFIG = 'config X86\n\tdef_bool y\n'
+
+
+def allow_preempt_rt(tree: Path) -> None:
+	"""Let x86 select ARCH_SUPPORTS_RT in `tree`, a scratch tree of the
+	harness: no 6.1 architecture does (x86 does from 6.12 on), so without
+	this CONFIG_PREEMPT_RT can't be set.  For compiling only."""
+	kconfig = tree / 'arch' / 'x86' / 'Kconfig'
+	text = kconfig.read_text()
+	if 'select ARCH_SUPPORTS_RT' in text:
+		return
+	if X86_CONFIG not in text:
+		raise HarnessError(f'{kconfig}: no "config X86" entry to let select ARCH_SUPPORTS_RT')
+	kconfig.write_text(text.replace(X86_CONFIG, X86_CONFIG + '\tselect ARCH_SUPPORTS_RT\n', 1))
+
+
 def configure(tree: Path, flavour: str) -> Path:
 	"""allnoconfig with the flavour's fragments forced; verify the result."""
 	out = out_dir(tree, flavour)
@@ -93,8 +121,8 @@ def configure(tree: Path, flavour: str) -> Path:
 		return out
 	stamp.unlink(missing_ok=True)
 	frag.write_text(text)
-	proc = run(['make', '-s', f'O={out.name}', f'KCONFIG_ALLCONFIG={out.name}/wqbh.config',
-		    'allnoconfig'], cwd=tree, check=False)
+	proc = run(['make', '-s', f'O={out.name}', *arch_args(out),
+		    f'KCONFIG_ALLCONFIG={out.name}/wqbh.config', 'allnoconfig'], cwd=tree, check=False)
 	if proc.returncode != 0:
 		raise HarnessError(f'kernel configuration failed:\n{proc.stderr[-3000:]}')
 	config = (out / '.config').read_text()
@@ -129,7 +157,7 @@ def make(tree: Path, out: Path, targets: List[str], logfile: Path,
 	 jobs: Optional[int] = None) -> None:
 	jobs = jobs or os.cpu_count() or 2
 	cc = 'ccache gcc' if run(['which', 'ccache'], check=False).returncode == 0 else 'gcc'
-	cmd = ['make', f'O={out.name}', f'CC={cc}', f'-j{jobs}', *targets]
+	cmd = ['make', f'O={out.name}', *arch_args(out), f'CC={cc}', f'-j{jobs}', *targets]
 	env = dict(os.environ, **build_env(tree))
 	with open(logfile, 'a') as f:
 		f.write(f'$ {" ".join(cmd)}\n')
