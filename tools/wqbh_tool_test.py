@@ -507,6 +507,13 @@ class ConfigTest(unittest.TestCase):
 		with self.assertRaises(HarnessError):
 			kernel.fragment_lines('nope')
 
+	def test_arch_args(self):
+		self.assertTrue(set(kernel.COMPILE_ONLY) <= set(kernel.FLAVOURS))
+		self.assertTrue(set(kernel.FLAVOUR_ARCH) <= set(kernel.FLAVOURS))
+		self.assertEqual(kernel.arch_args(kernel.out_dir(Path('/t'), 'i386')), ['ARCH=i386'])
+		for flavour in ('debug', 'bench', 'bisect', 'rt'):
+			self.assertEqual(kernel.arch_args(kernel.out_dir(Path('/t'), flavour)), [])
+
 	def test_allow_preempt_rt(self):
 		self.assertIn('CONFIG_PREEMPT_RT=y', kernel.fragment_lines('rt'))
 		with tempfile.TemporaryDirectory() as d:
