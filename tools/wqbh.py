@@ -316,6 +316,21 @@ def check_sparse(res: Results, t: Path, out: Path) -> None:
 		res.add(name, 'fail', str(e))
 
 
+def check_kernel_doc(res: Results, t: Path) -> None:
+	"""No kernel-doc warning (scripts/kernel-doc -v) in the kernel C files
+	and headers the series touches beyond what the base tree has."""
+	files = [f for f in git(t, 'diff', '--name-only', f'{BASE_TAG}..{BRANCH}', '--',
+				'*.c', '*.h').split()
+		 if not f.startswith(('tools/', 'scripts/'))]
+	name = f'kernel-doc: no new warnings in the {len(files)} C files and headers touched'
+	try:
+		new = kernel.kernel_doc_new(kernel.kernel_doc(t, files),
+					    kernel.kernel_doc(bench.base_worktree(t), files))
+		res.add(name, 'fail' if new else 'pass', '\n'.join(new))
+	except HarnessError as e:
+		res.add(name, 'fail', str(e))
+
+
 def check_core(res: Results, t: Path, out: Path, vmcore: Path, cpu: int) -> None:
 	"""wq_dump.py on the dump the guest had the host take while it held
 	BH items parked on CPU `cpu`; the 2 GB dump is removed when it passed."""
@@ -412,6 +427,7 @@ def cmd_check(args) -> int:
 				out = None
 			if out:
 				check_sparse(res, t, out)
+				check_kernel_doc(res, t)
 				vmcore = LOGS / 'check-debug' / 'vmcore'
 				for p in (vmcore, Path(f'{vmcore}.done'), Path(f'{vmcore}.skipped')):
 					p.unlink(missing_ok=True)

@@ -531,6 +531,39 @@ class ConfigTest(unittest.TestCase):
 				kernel.allow_preempt_rt(Path(d))
 
 
+class KernelDocTest(unittest.TestCase):
+	BASE = ['kernel/workqueue.c:5100: warning: No description found for return value of \'foo\'',
+		'kernel/workqueue.c:5200: warning: No description found for return value of \'foo\'',
+		'drivers/x.c:621: warning: This comment starts with \'/**\', but isn\'t a kernel-doc comment.']
+
+	def test_moved_lines_are_not_new(self):
+		series = ['kernel/workqueue.c:6100: warning: No description found for return value of \'foo\'',
+			  'kernel/workqueue.c:6200: warning: No description found for return value of \'foo\'',
+			  'drivers/x.c:640: warning: This comment starts with \'/**\', but isn\'t a kernel-doc comment.']
+		self.assertEqual(kernel.kernel_doc_new(series, self.BASE), [])
+
+	def test_new_and_repeated_warnings(self):
+		new = ['kernel/workqueue.c:6300: warning: No description found for return value of \'foo\'',
+		       'kernel/workqueue.c:700: warning: Function parameter or member \'wq\' not described in \'bar\'']
+		series = self.BASE + new
+		self.assertEqual(kernel.kernel_doc_new(series, self.BASE), new)
+
+	def test_real_kernel_doc(self):
+		if not shutil.which('perl'):
+			self.skipTest('no perl')
+		with tempfile.TemporaryDirectory() as d:
+			t = Path(d)
+			(t / 'scripts').mkdir()
+			script = DEFAULT_TREE / 'scripts' / 'kernel-doc'
+			if not script.exists():
+				self.skipTest('no base tree yet')
+			shutil.copy(script, t / 'scripts' / 'kernel-doc')
+			(t / 'a.c').write_text('/**\n * foo() - do it\n * @x: x\n */\nint foo(int x, int y)\n{\n\treturn x;\n}\n')
+			found = kernel.kernel_doc(t, ['a.c', 'missing.c'])
+			self.assertTrue(any("'y' not described in 'foo'" in line for line in found), found)
+			self.assertTrue(all(line.startswith('a.c:') for line in found), found)
+
+
 class ConversionsTest(unittest.TestCase):
 	def test_every_conversion_has_its_script(self):
 		names = [c.name for c in conv.CONVERSIONS]

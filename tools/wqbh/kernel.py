@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Configure, build and boot the QEMU test kernels."""
 
+import collections
 import hashlib
 import importlib.util
 import json
@@ -408,6 +409,36 @@ def sparse(tree: Path, out: Path, files: List[str]) -> List[str]:
 		if m and m.group(1) in files:
 			found.append(line[3:] if line.startswith('../') else line)
 	return found
+
+
+KERNEL_DOC_LINE = re.compile(r'^(\S+?):(\d+): (warning|error): ')
+
+
+def kernel_doc(tree: Path, files: List[str]) -> List[str]:
+	"""scripts/kernel-doc -v -none on `files` of `tree`: its warnings and
+	errors, with -v's too (a missing description of a return value, for
+	one).  The files `tree` doesn't have are left out."""
+	files = [f for f in files if (tree / f).exists()]
+	if not files:
+		return []
+	proc = run(['perl', 'scripts/kernel-doc', '-v', '-none', *files], cwd=tree)
+	return [line for line in (proc.stdout + proc.stderr).splitlines()
+		if KERNEL_DOC_LINE.match(line)]
+
+
+def kernel_doc_new(series: List[str], base: List[str]) -> List[str]:
+	"""The kernel-doc lines of `series` that `base` doesn't have as often,
+	compared without line numbers."""
+	def norm(line: str) -> str:
+		return KERNEL_DOC_LINE.sub(r'\1: \3: ', line).strip()
+	left = collections.Counter(norm(line) for line in base)
+	new = []
+	for line in series:
+		if left[norm(line)] > 0:
+			left[norm(line)] -= 1
+		else:
+			new.append(line)
+	return new
 
 
 def sparse_new(found: List[str], known_file: Path) -> List[str]:
