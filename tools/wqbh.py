@@ -198,10 +198,16 @@ def check_series(res: Results, t: Path) -> bool:
 	return ok
 
 
+def series_files(t: Path, *globs: str) -> List[str]:
+	"""Kernel files matching `globs` that the series touches (not tools/
+	or scripts/)."""
+	files = git(t, 'diff', '--name-only', f'{BASE_TAG}..{BRANCH}', '--', *globs).split()
+	return [f for f in files if not f.startswith(('tools/', 'scripts/'))]
+
+
 def series_c_files(t: Path) -> List[str]:
 	"""Kernel C files the series touches (not tools/ or scripts/)."""
-	files = git(t, 'diff', '--name-only', f'{BASE_TAG}..{BRANCH}', '--', '*.c').split()
-	return [f for f in files if not f.startswith(('tools/', 'scripts/'))]
+	return series_files(t, '*.c')
 
 
 def check_bisect(res: Results, t: Path) -> bool:
@@ -243,10 +249,6 @@ def check_bisect(res: Results, t: Path) -> bool:
 	return ok
 
 
-# Compile-only configurations: flavour, what its results are called
-OTHER_CONFIGS = (('rt', 'PREEMPT_RT'), ('i386', '32-bit x86 (ARCH=i386)'))
-
-
 def check_other_configs(res: Results, t: Path) -> None:
 	"""The kernel C files the series touches compile with PREEMPT_RT and
 	on 32-bit x86, configurations no booted kernel has.
@@ -263,14 +265,14 @@ def check_other_configs(res: Results, t: Path) -> None:
 	files = [f for f in series_c_files(t) if (wt / f).exists()]
 	objs = [f[:-2] + '.o' for f in files]
 	names = {flavour: f'compiles with {what}: ' + (', '.join(files) or 'nothing touched')
-		 for flavour, what in OTHER_CONFIGS}
+		 for flavour, what in kernel.COMPILE_ONLY.items()}
 	try:
 		kernel.allow_preempt_rt(wt)
 	except HarnessError as e:
 		for name in names.values():
 			res.add(name, 'fail', str(e))
 		return
-	for flavour, what in OTHER_CONFIGS:
+	for flavour, what in kernel.COMPILE_ONLY.items():
 		start = time.time()
 		try:
 			out = kernel.configure(wt, flavour)
@@ -319,9 +321,7 @@ def check_sparse(res: Results, t: Path, out: Path) -> None:
 def check_kernel_doc(res: Results, t: Path) -> None:
 	"""No kernel-doc warning (scripts/kernel-doc -v) in the kernel C files
 	and headers the series touches beyond what the base tree has."""
-	files = [f for f in git(t, 'diff', '--name-only', f'{BASE_TAG}..{BRANCH}', '--',
-				'*.c', '*.h').split()
-		 if not f.startswith(('tools/', 'scripts/'))]
+	files = series_files(t, '*.c', '*.h')
 	name = f'kernel-doc: no new warnings in the {len(files)} C files and headers touched'
 	try:
 		new = kernel.kernel_doc_new(kernel.kernel_doc(t, files),

@@ -32,8 +32,9 @@ FLAVOURS = {
 }
 # flavours of another kbuild ARCH than the host's
 FLAVOUR_ARCH = {'i386': 'i386'}
-# flavours that `make check` only compiles files of, in a scratch tree
-COMPILE_ONLY = ('rt', 'i386')
+# flavours that `make check` only compiles files of, in a scratch tree,
+# with what their results are called
+COMPILE_ONLY = {'rt': 'PREEMPT_RT', 'i386': '32-bit x86 (ARCH=i386)'}
 EXIT_MARK = 'wqbh-exit-status:'
 
 
