@@ -25,7 +25,7 @@ PACKAGES: Dict[str, str] = {
 	'cpio': 'kernel build',
 	'kmod': 'modules_install and modprobe in the guest',
 	'ccache': 'fast rebuilds',
-	'perl': 'checkpatch.pl',
+	'perl': 'checkpatch.pl and kernel-doc',
 	'python3-ply': 'checkpatch.pl SPDX check',
 	'python3-git': 'checkpatch.pl SPDX check',
 	'sparse': 'sparse checks of the files the series touches',
