@@ -9,11 +9,12 @@ BRANCH ?= wqbh
 FLAVOUR ?= debug
 SMP ?= 4
 
-.PHONY: run check apply export build boot bisect bench conv conv-bench help
+.PHONY: run check check-harness apply export build boot bisect bench conv conv-bench splat help
 
 help:
 	@echo "make run                    main job: base tree, apply, build, boot in QEMU, kselftests, wq_dump.py"
 	@echo "make check                  all tests; ends with 'N passed, N failed'"
+	@echo "make check-harness          the harness's own unit tests and lint (seconds, no kernel)"
 	@echo "make apply [TREE=DIR]       apply the series to build/linux or to your own 6.1.y tree"
 	@echo "make export                 regenerate patches/ and series from build/linux (branch wqbh)"
 	@echo "make build [FLAVOUR=bench]  build a test kernel (debug or bench)"
@@ -22,6 +23,7 @@ help:
 	@echo "make bisect                 full build after each patch (slow)"
 	@echo "make conv                   the converted tasklet users under their workloads"
 	@echo "make conv-bench             their numbers, base kernel against the series"
+	@echo "make splat LOG=FILE         kernel splats (BUG, WARNING, KASAN, ...) in a console log"
 
 $(PY):
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q python3; \
@@ -32,6 +34,9 @@ run: | $(PY)
 
 check: | $(PY)
 	$(WQBH) check --smp $(SMP)
+
+check-harness: | $(PY)
+	$(WQBH) check-harness
 
 apply: | $(PY)
 	$(WQBH) apply $(if $(TREE),--tree "$(TREE)" --branch "$(BRANCH)")
@@ -56,3 +61,7 @@ conv: | $(PY)
 
 conv-bench: | $(PY)
 	$(WQBH) conv --bench
+
+splat: | $(PY)
+	@if [ -z "$(LOG)" ]; then echo "usage: make splat LOG=FILE" >&2; exit 2; fi
+	$(WQBH) --no-deps splat "$(LOG)"

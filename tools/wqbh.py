@@ -47,43 +47,63 @@ def prepare(args) -> Path:
 	return t
 
 
-def report_boot(res: Results, name: str, boot: kernel.BootResult, suites=True,
-		tree_path: Path = DEFAULT_TREE, verbose: bool = False) -> dict:
-	"""Turn a boot into results: the boot itself, then each KTAP section."""
+def report_boot(res: Results, name: str, boot: kernel.BootResult,
+		manifest: jobs.Manifest, tree_path: Path = DEFAULT_TREE,
+		verbose: bool = False) -> dict:
+	"""Turn a boot into results: the boot itself, then each KTAP section.
+
+	`manifest` names every section the boot must report and, where known,
+	every case of it: a section or case that never came is a failure
+	naming it, so that nothing can drop out of a run unnoticed."""
 	secs = jobs.sections(boot.output_lines())
 	res.add(f'{name}: boots, runs the job, no splat in the console',
 		'pass' if boot.ok() else 'fail',
 		'' if boot.ok() else f'{boot.describe()}\n(console log kept: {boot.console})')
-	if suites:
-		for sec, (lines, rc) in secs.items():
-			if sec != 'wq_dump':
-				add_ktap(res, lines, sec, tree_path, verbose, boot.console)
+	for sec, want in manifest.items():
+		if sec not in secs:
+			res.add(f'{name}: {sec}', 'fail',
+				f'section missing from the guest\'s output ({boot.output})')
+			continue
+		lines, rc = secs[sec]
+		if want is None and sec == 'wq_dump':
+			continue	# text, not KTAP: cmd_run shows it
+		got = add_ktap(res, lines, sec, tree_path, verbose, boot.console)
+		for case in want or []:
+			if case not in got:
+				res.add(f'{sec}: {case}', 'fail', 'in the manifest, not reported')
+	for sec in secs:
+		if sec not in manifest:
+			res.add(f'{name}: {sec}', 'fail', 'a section no manifest names')
 	return secs
 
 
 def add_ktap(res: Results, lines, sec: str, tree_path: Path, verbose: bool = False,
-	     console: Optional[Path] = None) -> int:
-	"""One result per KTAP case of section `sec`; returns how many.  A
-	failed case also gets what the kernel said about it in `console`, e.g.
-	the test module's "test_workqueue: CASE: ..." lines."""
+	     console: Optional[Path] = None) -> List[str]:
+	"""One result per KTAP case of section `sec`; returns the case names.
+	A failed case also gets what the kernel said about it in `console`,
+	e.g. the test module's "test_workqueue: CASE: ..." lines."""
 	cases, _ = ktap.parse(lines, sec, tree_path, verbose)
 	said_lines = None
+	names = []
 	for c in cases:
 		detail = c.log[-15:]
+		short = c.name.split(': ', 1)[-1]
+		names.append(short)
 		if c.status == 'fail' and console:
 			if said_lines is None:
 				said_lines = console.read_text(errors='replace').splitlines()
-			short = c.name.split(': ', 1)[-1]
 			said = [f'console.log:{i + 1}: {ln.strip()}'
 				for i, ln in enumerate(said_lines) if f' {short}: ' in ln]
 			detail += said[-10:]
 		res.add(c.name, c.status, '\n'.join(detail))
-	return len(cases)
+	return names
 
 
 def finish(res: Results) -> int:
 	"""Name the failures, print the closing `N passed, N failed` line and
 	return the exit status."""
+	for r in res.skipped():
+		print(f'SKIPPED: {r.name}: {r.detail.splitlines()[0] if r.detail else ""}')
 	for r in res.failed():
 		print(f'FAILED: {r.name}')
 	print(res.summary())
@@ -96,43 +116,135 @@ def cmd_run(args) -> int:
 	res = Results()
 	boot = kernel.boot(out, jobs.test_job(out, args.smp), 'run-debug', smp=args.smp,
 			   timeout=args.timeout)
-	secs = report_boot(res, 'debug kernel', boot, verbose=True)
+	secs = report_boot(res, 'debug kernel', boot, jobs.manifest(t, args.smp), verbose=True)
 	if 'wq_dump' in secs:
 		lines, rc = secs['wq_dump']
 		print('\n--- wq_dump.py (live, in the guest) ---')
 		print('\n'.join(lines))
 		res.add('wq_dump.py runs live in the guest', 'pass' if rc == 0 else 'fail',
 			f'exit status {rc}')
-	print(res.summary())
-	return 1 if res.failed() else 0
+	return finish(res)
 
 
 class _Collect(unittest.TestResult):
-	"""unittest results into our Results, one line per test."""
+	"""unittest results into our Results: one line per test, and one per
+	subtest.  unittest reports a test whose subtests failed through
+	addSubTest() alone, neither as a success nor as a failure, so the
+	subtests must be collected too or a failing one vanishes.  A test
+	that reported nothing at all is a failure of its own."""
 	def __init__(self, res: Results):
 		super().__init__()
 		self.res = res
+		self.reported = 0	# tests that gave at least one result
+		self._mine = 0		# results of the test now running
+
+	def _add(self, name: str, status: str, detail: str = '') -> None:
+		self._mine += 1
+		self.res.add(f'harness: {name}', status, detail)
+
+	def startTest(self, test):
+		super().startTest(test)
+		self._mine = 0
+
+	def stopTest(self, test):
+		super().stopTest(test)
+		if not self._mine:
+			self._add(test.id(), 'fail', 'the test reported no result')
+		self.reported += 1
 
 	def addSuccess(self, test):
-		self.res.add(f'harness: {test.id()}', 'pass')
+		self._add(test.id(), 'pass')
 
 	def addFailure(self, test, err):
 		super().addFailure(test, err)
-		self.res.add(f'harness: {test.id()}', 'fail', self._exc_info_to_string(err, test))
+		self._add(test.id(), 'fail', self._exc_info_to_string(err, test))
 
 	def addError(self, test, err):
 		super().addError(test, err)
-		self.res.add(f'harness: {test.id()}', 'fail', self._exc_info_to_string(err, test))
+		self._add(test.id(), 'fail', self._exc_info_to_string(err, test))
 
 	def addSkip(self, test, reason):
-		self.res.add(f'harness: {test.id()}', 'skip', reason)
+		self._add(test.id(), 'skip', reason)
+
+	def addExpectedFailure(self, test, err):
+		self._add(test.id(), 'pass', 'failed as expected')
+
+	def addUnexpectedSuccess(self, test):
+		self._add(test.id(), 'fail', 'passed, but is marked as an expected failure')
+
+	def addSubTest(self, test, subtest, err):
+		super().addSubTest(test, subtest, err)
+		if err is None:
+			self._add(subtest.id(), 'pass')
+		else:
+			self._add(subtest.id(), 'fail', self._exc_info_to_string(err, test))
+
+
+# Python files the lint reads: the harness, its tests and guest scripts,
+# and wq_dump.py.
+LINT_GLOBS = ('wq_dump.py', 'tools/*.py', 'tools/wqbh/*.py', 'tools/guest/*.py')
+
+
+def run_unit_tests(res: Results, pattern: str = '*_test.py') -> None:
+	"""The harness's own unit tests (tools/*_test.py), each test and
+	subtest a result; the stage fails when fewer tests reported than
+	were loaded."""
+	log(f'unit tests of the harness (tools/{pattern})')
+	suite = unittest.defaultTestLoader.discover(str(TOOLS), pattern=pattern,
+						    top_level_dir=str(TOOLS))
+	want = suite.countTestCases()
+	collect = _Collect(res)
+	suite.run(collect)
+	if collect.reported != want:
+		res.add('harness: every unit test reported', 'fail',
+			f'{want} tests loaded, {collect.reported} reported a result')
+	elif want == 0:
+		res.add('harness: unit tests found', 'fail', f'no tests match tools/{pattern}')
+
+
+def _rel(path: Path) -> str:
+	return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def lint_files() -> List[Path]:
+	return sorted(p for g in LINT_GLOBS for p in REPO.glob(g))
+
+
+def run_lint(res: Results, files: Optional[List[Path]] = None) -> None:
+	"""pyflakes on every Python file of the harness and on wq_dump.py, as
+	the kernel's tools/testing/kunit/run_checks.py does for kunit."""
+	files = lint_files() if files is None else files
+	log(f'lint: pyflakes3 on {len(files)} Python files')
+	if not shutil.which('pyflakes3'):
+		for f in files:
+			res.add(f'lint: {_rel(f)}', 'fail',
+				'pyflakes3 is missing: apt-get install pyflakes3')
+		return
+	# One pyflakes run; its lines start with the path it was given.
+	proc = subprocess.run(['pyflakes3', *map(str, files)], text=True,
+			      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+	lines = proc.stdout.splitlines()
+	for f in files:
+		said = [ln.replace(f'{REPO}/', '') for ln in lines if ln.startswith(f'{f}:')]
+		res.add(f'lint: {_rel(f)}', 'fail' if said else 'pass', '\n'.join(said))
+	if proc.returncode not in (0, 1) or (proc.returncode and not any(
+			ln.startswith(tuple(f'{f}:' for f in files)) for ln in lines)):
+		res.add('lint: pyflakes3 ran', 'fail',
+			f'exit {proc.returncode}: ' + '\n'.join(lines[-10:]))
 
 
 def check_harness(res: Results) -> None:
-	log('unit tests of the harness (tools/*_test.py)')
-	suite = unittest.defaultTestLoader.discover(str(TOOLS), pattern='*_test.py',
-						    top_level_dir=str(TOOLS))
-	suite.run(_Collect(res))
+	"""The harness checks itself: its unit tests and a Python lint."""
+	run_unit_tests(res)
+	run_lint(res)
+
+
+def cmd_check_harness(args) -> int:
+	if not args.no_deps:
+		deps.ensure(['pyflakes3'])
+	res = Results()
+	check_harness(res)
+	return finish(res)
 
 
 def check_series(res: Results, t: Path) -> bool:
@@ -159,12 +271,13 @@ def check_series(res: Results, t: Path) -> bool:
 			res.add(f'checkpatch --strict: {name}', 'pass' if clean else 'fail', report)
 		if not ok:
 			return False
+		dco = ("series: every patch's author signed it off (DCO), "
+		       'no empty or placeholder identity')
 		try:
-			tree.check_identity(wt, f'{BASE_TAG}..HEAD')
-			res.add('series: every patch by and signed off by the project identity', 'pass')
+			tree.check_dco(wt, f'{BASE_TAG}..HEAD')
+			res.add(dco, 'pass')
 		except HarnessError as e:
-			res.add('series: every patch by and signed off by the project identity',
-				'fail', str(e))
+			res.add(dco, 'fail', str(e))
 		tmp = Path(tempfile.mkdtemp(prefix='wqbh-reexport-'))
 		try:
 			tree.export(wt, tmp / 'patches', tmp / 'series', f'{BASE_TAG}..HEAD')
@@ -211,7 +324,8 @@ def series_c_files(t: Path) -> List[str]:
 
 
 def check_bisect(res: Results, t: Path) -> bool:
-	"""Each patch builds on its own.
+	"""Each patch but the last compiles on its own: the kernel C files the
+	series touches, as objects (no link, no modpost; the results say so).
 
 	A full kernel build per patch costs a cold build each time a patch
 	touches a widely included header such as <linux/workqueue.h>, far too
@@ -233,6 +347,8 @@ def check_bisect(res: Results, t: Path) -> bool:
 		name = names[i] if i < len(names) else rev[:12]
 		tree.scratch_worktree(t, wt, rev)
 		objs = [f[:-2] + '.o' for f in files if (wt / f).exists()]
+		# what this checks, said plainly: compiling is not building
+		what = f'compiles on its own ({len(objs)} touched objects; no link, no modpost)'
 		start = time.time()
 		try:
 			out = kernel.configure(wt, 'debug')
@@ -241,9 +357,9 @@ def check_bisect(res: Results, t: Path) -> bool:
 			# through its parent (drivers/Makefile lists char/ipmi/), and
 			# in parallel one compile deletes the other's .d file.
 			kernel.make(wt, out, objs or ['prepare'], out / 'bisect.log', jobs=1)
-			res.add(f'builds on its own: {name}', 'pass')
+			res.add(f'{what}: {name}', 'pass')
 		except HarnessError as e:
-			ok = res.add(f'builds on its own: {name}', 'fail', str(e))
+			ok = res.add(f'{what}: {name}', 'fail', str(e))
 			break
 		log(f'{name}: {len(objs)} objects compiled in {time.time() - start:.0f} s')
 	return ok
@@ -307,12 +423,18 @@ def cmd_bisect(args) -> int:
 
 
 def check_sparse(res: Results, t: Path, out: Path) -> None:
-	"""No sparse warning in the kernel C files the series touches, beyond
-	what the base already has (tools/sparse-known.txt)."""
+	"""No sparse warning in the kernel C files the series touches beyond
+	what the base tree has in the same files, counted per file and
+	message (without line numbers), as check_kernel_doc() does.  The base
+	tree is compiled with the same configuration in build/linux-base."""
 	files = series_c_files(t)
 	name = 'sparse: no new warnings in ' + (', '.join(files) or 'touched files')
 	try:
-		new = kernel.sparse_new(kernel.sparse(t, out, files), TOOLS / 'sparse-known.txt')
+		base = bench.base_worktree(t)
+		base_files = [f for f in files if (base / f).exists()]
+		new = kernel.sparse_new(kernel.sparse(t, out, files),
+					kernel.sparse(base, kernel.configure(base, 'debug'),
+						      base_files))
 		res.add(name, 'fail' if new else 'pass', '\n'.join(new))
 	except HarnessError as e:
 		res.add(name, 'fail', str(e))
@@ -349,7 +471,11 @@ def check_core(res: Results, t: Path, out: Path, vmcore: Path, cpu: int) -> None
 	       '--core', '--expect-parked', f'{cpu}:{jobs.PARK_ITEMS}']
 	proc = subprocess.run(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 	lines = proc.stdout.splitlines()
-	if not add_ktap(res, lines, 'wq-dump-core', t) or proc.returncode != 0:
+	got = add_ktap(res, lines, 'wq-dump-core', t)
+	missing = [c for c in jobs.WQ_DUMP_CORE_CASES if c not in got]
+	for case in missing:
+		res.add(f'wq-dump-core: {case}', 'fail', 'in the manifest, not reported')
+	if missing or proc.returncode != 0:
 		res.add('wq-dump-core: drgn on the dump', 'fail',
 			f'exit {proc.returncode}:\n' + '\n'.join(lines[-15:]))
 	else:
@@ -371,7 +497,8 @@ def check_conversions(res: Results, t: Path, out: Path, args) -> None:
 	"""The converted tasklet users under their workloads (debug kernel)."""
 	if conv.CONVERSIONS:
 		report_boot(res, 'conversions, debug kernel',
-			    boot_conversions(out, 'check-conv', 'check', args), tree_path=t)
+			    boot_conversions(out, 'check-conv', 'check', args),
+			    conv.manifest(conv.CONVERSIONS), tree_path=t)
 
 
 def cmd_conv(args) -> int:
@@ -404,44 +531,70 @@ def check_base_kernel(res: Results, t: Path, args) -> None:
 		return
 	job = jobs.PRELUDE + jobs.wq_dump_ktap_job(out, '--expect-bh=no', 'wq-dump-base') + jobs.TAIL
 	boot = kernel.boot(out, job, 'check-base', smp=2, timeout=args.timeout)
-	report_boot(res, 'base kernel', boot)
+	report_boot(res, 'base kernel', boot, {'wq-dump-base': jobs.WQ_DUMP_CASES})
+
+
+# make check's defaults: at them nothing may skip (see results.py).
+CHECK_SMP = 4
 
 
 def cmd_check(args) -> int:
 	start = time.time()
-	res = Results()
+	res = Results(skips_fail=args.smp == CHECK_SMP)
+	if args.smp != CHECK_SMP:
+		log(f'--smp {args.smp} is not make check\'s default ({CHECK_SMP}): '
+		    'tests that need more CPUs are skipped and listed')
+	try:
+		run_checks(res, args)
+	except HarnessError as e:
+		res.add('check: the run went to its end', 'fail', str(e))
+	log(f'check took {time.time() - start:.0f} s')
+	return finish(res)
+
+
+def run_checks(res: Results, args) -> None:
 	if not args.no_deps:
 		deps.ensure()
 	t = tree.ensure_base(DEFAULT_TREE)
 	check_harness(res)
-	if check_series(res, t):
-		tree.apply(t)
-		if check_bisect(res, t):
-			check_other_configs(res, t)
-			try:
-				out = kernel.build(t, 'debug')
-				res.add(f'builds on its own: {(read_series() or ["base tree"])[-1]} '
-					'(debug kernel, modules, kselftest)', 'pass')
-			except HarnessError as e:
-				res.add('builds: debug kernel at the top of the series', 'fail', str(e))
-				out = None
-			if out:
-				check_sparse(res, t, out)
-				check_kernel_doc(res, t)
-				vmcore = LOGS / 'check-debug' / 'vmcore'
-				for p in (vmcore, Path(f'{vmcore}.done'), Path(f'{vmcore}.skipped')):
-					p.unlink(missing_ok=True)
-				job = jobs.test_job(out, args.smp, wq_dump=False, wq_dump_ktap=True,
-						    dump_request=str(vmcore), lockdep_last=True)
-				boot = kernel.boot(out, job, 'check-debug', smp=args.smp,
-						   timeout=args.timeout, dumps=True)
-				report_boot(res, 'debug kernel', boot)
-				if args.smp > 1:
-					check_core(res, t, out, vmcore, args.smp - 1)
-				check_conversions(res, t, out, args)
-		check_base_kernel(res, t, args)
-	log(f'check took {time.time() - start:.0f} s')
-	return finish(res)
+	if not check_series(res, t):
+		return
+	tree.apply(t)
+	if check_bisect(res, t):
+		check_other_configs(res, t)
+		try:
+			out = kernel.build(t, 'debug')
+			res.add(f'builds in full: {(read_series() or ["base tree"])[-1]} '
+				'(debug kernel: vmlinux, modules, modpost, kselftest)', 'pass')
+		except HarnessError as e:
+			res.add('builds: debug kernel at the top of the series', 'fail', str(e))
+			out = None
+		if out:
+			check_sparse(res, t, out)
+			check_kernel_doc(res, t)
+			check_debug_boot(res, t, out, args)
+			check_conversions(res, t, out, args)
+	check_base_kernel(res, t, args)
+
+
+def check_debug_boot(res: Results, t: Path, out: Path, args) -> None:
+	"""The kselftests and the wq_dump.py tests on the debug kernel, and
+	wq_dump.py on a dump of the guest taken meanwhile."""
+	vmcore = LOGS / 'check-debug' / 'vmcore'
+	for p in (vmcore, Path(f'{vmcore}.done'), Path(f'{vmcore}.skipped')):
+		p.unlink(missing_ok=True)
+	job = jobs.test_job(out, args.smp, wq_dump=False, wq_dump_ktap=True,
+			    dump_request=str(vmcore), lockdep_last=True)
+	boot = kernel.boot(out, job, 'check-debug', smp=args.smp,
+			   timeout=args.timeout, dumps=True)
+	report_boot(res, 'debug kernel', boot,
+		    jobs.manifest(t, args.smp, wq_dump=False, wq_dump_ktap=True,
+				  lockdep_last=True))
+	if args.smp > 1:
+		check_core(res, t, out, vmcore, args.smp - 1)
+	else:
+		res.add('wq-dump-core: wq_dump.py on a dump with parked BH items',
+			'skip', 'needs a second CPU to park items on (--smp 2 or more)')
 
 
 def cmd_apply(args) -> int:
@@ -498,6 +651,13 @@ def cmd_boot(args) -> int:
 	return 0
 
 
+def cmd_splat(args) -> int:
+	"""Kernel splats in console logs, one a line: exit 1 if any, 0 if
+	none, 2 if a log can't be read."""
+	from wqbh import splat
+	return splat.scan(args.logs)
+
+
 def main(argv=None) -> int:
 	p = argparse.ArgumentParser(prog='wqbh', description=__doc__,
 				    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -507,17 +667,20 @@ def main(argv=None) -> int:
 	for name, fn, helptext in (
 		('run', cmd_run, 'the main job'),
 		('check', cmd_check, 'all tests'),
+		('check-harness', cmd_check_harness, 'the harness\'s own tests and lint, no kernel'),
 		('apply', cmd_apply, 'apply the series'),
 		('export', cmd_export, 'regenerate patches/ and series'),
 		('build', cmd_build, 'build a test kernel'),
 		('boot', cmd_boot, 'run a command in a guest'),
 		('bisect', cmd_bisect, 'full build after each patch (slow)'),
 		('conv', cmd_conv, 'converted tasklet users under their workloads'),
-		('bench', cmd_bench, 'tasklets against BH work items, base against series')):
+		('bench', cmd_bench, 'tasklets against BH work items, base against series'),
+		('splat', cmd_splat, 'kernel splats (BUG, WARNING, KASAN, ...) in console logs')):
 		sp = sub.add_parser(name, help=helptext)
 		sp.set_defaults(fn=fn)
 		if name in ('run', 'check', 'boot', 'bench', 'conv'):
-			sp.add_argument('--smp', type=int, default=2 if name in ('bench', 'conv') else 4,
+			sp.add_argument('--smp', type=int,
+					default=2 if name in ('bench', 'conv') else CHECK_SMP,
 					choices=range(1, 9),
 					metavar='N', help='guest CPUs, 1-8')
 			sp.add_argument('--timeout', type=int, default=900,
@@ -534,6 +697,8 @@ def main(argv=None) -> int:
 					help=f'new branch to create there (default {BRANCH})')
 		if name == 'boot':
 			sp.add_argument('command', nargs=argparse.REMAINDER)
+		if name == 'splat':
+			sp.add_argument('logs', nargs='+', metavar='LOG', help='a console log')
 		if name == 'conv':
 			sp.add_argument('--bench', action='store_true',
 					help='numbers on the bench kernels, base against series')

@@ -10,7 +10,6 @@ tools/testing/kunit/kunit_parser.py, i.e. build/linux must exist.
 import hashlib
 import importlib.util
 import json
-import os
 import shutil
 import struct
 import subprocess
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wqbh import bench, conv, jobs, kernel, ktap, splat, tree, vmcore	# noqa: E402
+from wqbh import bench, conv, jobs, kernel, ktap, tree, vmcore	# noqa: E402
 from wqbh.common import DEFAULT_TREE, HarnessError	# noqa: E402
 
 DATA = Path(__file__).resolve().parent / 'test_data'
@@ -29,61 +28,6 @@ DATA = Path(__file__).resolve().parent / 'test_data'
 
 def data_lines(name):
 	return (DATA / name).read_text().splitlines()
-
-
-class SplatTest(unittest.TestCase):
-	def test_clean_boot_has_no_splat(self):
-		# A real boot of the debug kernel: TCG's "inconsistent fixed MTRR"
-		# line and "panic=-1" on the command line are not splats.
-		lines = data_lines('console_clean.log')
-		self.assertTrue(any('inconsistent fixed MTRR' in l for l in lines))
-		self.assertTrue(any('panic=-1' in l for l in lines))
-		self.assertEqual(splat.find(lines), [])
-
-	def test_kasan_report(self):
-		# A real report of the debug kernel (splat_module, which=kasan).
-		found = splat.find(data_lines('console_kasan.log'))
-		self.assertTrue(found)
-		self.assertEqual(found[0].kind, 'KASAN')
-		self.assertIn('BUG: KASAN: use-after-free in splat_kasan', found[0].line)
-
-	def test_lockdep_report(self):
-		found = splat.find(data_lines('console_lockdep.log'))
-		self.assertTrue(found)
-		kinds = {s.kind for s in found}
-		self.assertIn('lockdep', kinds)
-		self.assertEqual(found[0].kind, 'lockdep')
-		self.assertIn('possible circular locking dependency', found[0].line)
-
-	def test_warning_names_line(self):
-		lines = data_lines('console_warning.log')
-		found = splat.find(lines)
-		self.assertTrue(found)
-		self.assertEqual(found[0].kind, 'WARNING')
-		self.assertIn('WARNING:', lines[found[0].lineno - 1])
-
-	def test_expected_splat_is_not_a_failure(self):
-		lines = ['x', 'wqbh: expect splat: bad flags', 'WARNING: CPU: 0 PID: 1 at foo',
-			 'wqbh: end of expected splat', 'y']
-		self.assertEqual(splat.find(lines), [])
-
-	def test_expected_splat_from_test_module(self):
-		lines = ['[   9.1] test_workqueue: expect splat: bad flags',
-			 '[   9.2] WARNING: CPU: 1 PID: 80 at kernel/workqueue.c:4400',
-			 '[   9.3] test_workqueue: end of expected splat']
-		self.assertEqual(splat.find(lines), [])
-
-	def test_missing_expected_splat_is_a_failure(self):
-		lines = ['wqbh: expect splat: bad flags', 'nothing', 'wqbh: end of expected splat']
-		found = splat.find(lines)
-		self.assertEqual(len(found), 1)
-		self.assertEqual(found[0].kind, 'missing expected splat')
-
-	def test_splat_outside_expected_region(self):
-		lines = ['wqbh: expect splat: x', 'WARNING: a', 'wqbh: end of expected splat',
-			 'BUG: sleeping function called from invalid context']
-		found = splat.find(lines)
-		self.assertEqual([s.lineno for s in found], [4])
 
 
 @unittest.skipUnless((DEFAULT_TREE / 'tools/testing/kunit/kunit_parser.py').exists(),
@@ -274,120 +218,6 @@ def sh(cwd, *cmd, **kw):
 			      stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw).stdout
 
 
-class TreeTest(unittest.TestCase):
-	"""apply/export on a toy '6.1' tree, so no kernel is needed."""
-
-	def setUp(self):
-		self.tmp = Path(tempfile.mkdtemp(prefix='wqbh-test-'))
-		self.env = dict(os.environ, GIT_AUTHOR_DATE='@1700000000 +0000',
-				GIT_COMMITTER_DATE='@1700000000 +0000')
-		self.src = self.make_tree('src')
-		# Two commits of "series" on top of the base.
-		(self.src / 'a.c').write_text('int a;\nint b;\n')
-		sh(self.src, 'git', 'commit', '-q', '-s', '-a', '-m', 'toy: change a', env=self.env)
-		(self.src / 'new.c').write_text('int n;\n')
-		sh(self.src, 'git', 'add', 'new.c')
-		sh(self.src, 'git', 'commit', '-q', '-s', '-m', 'toy: add new', env=self.env)
-		self.patches = self.tmp / 'patches'
-		self.series = self.tmp / 'series'
-		self.cover = self.tmp / 'cover.txt'
-		self.cover.write_text('toy series\n\nblurb\n')
-		tree.export(self.src, self.patches, self.series, 'wqbh-base..HEAD', self.cover)
-
-	def tearDown(self):
-		shutil.rmtree(self.tmp, ignore_errors=True)
-
-	def make_tree(self, name, version=(6, 1, 7)):
-		t = self.tmp / name
-		t.mkdir()
-		(t / 'Makefile').write_text('VERSION = %d\nPATCHLEVEL = %d\nSUBLEVEL = %d\n' % version)
-		(t / 'a.c').write_text('int a;\n')
-		sh(t, 'git', 'init', '-q', '-b', 'main')
-		sh(t, 'git', 'config', 'user.name', 'Toy Tester')
-		sh(t, 'git', 'config', 'user.email', 'toy@example.org')
-		sh(t, 'git', 'add', '-A')
-		sh(t, 'git', 'commit', '-q', '-m', 'base', env=self.env)
-		sh(t, 'git', 'tag', 'wqbh-base')
-		return t
-
-	def user_tree(self, version=(6, 1, 7)):
-		t = self.make_tree('user', version)
-		sh(t, 'git', 'tag', '-d', 'wqbh-base')	# a user's tree has no tag
-		return t
-
-	def test_export_is_byte_stable(self):
-		first = {p.name: p.read_bytes() for p in self.patches.iterdir()}
-		tree.export(self.src, self.patches, self.series, 'wqbh-base..HEAD', self.cover)
-		second = {p.name: p.read_bytes() for p in self.patches.iterdir()}
-		self.assertEqual(first, second)
-		self.assertEqual(self.series.read_text().split(),
-				 ['0001-toy-change-a.patch', '0002-toy-add-new.patch'])
-		cover = (self.patches / '0000-cover-letter.patch').read_text()
-		self.assertIn('Subject: [PATCH 0/2] toy series', cover)
-		self.assertIn('toy: add new', cover)
-		for text in first.values():
-			self.assertNotIn(b'Message-Id', text)
-			self.assertTrue(text.startswith(b'From 0000000000000000000000000000000000000000'))
-
-	def test_apply_then_export_round_trip(self):
-		t = self.user_tree()
-		tree.apply(t, 'wqbh', self.series, self.patches)
-		self.assertEqual(sh(t, 'git', 'rev-parse', '--abbrev-ref', 'HEAD').strip(), 'wqbh')
-		self.assertEqual((t / 'new.c').read_text(), 'int n;\n')
-		sh(t, 'git', 'tag', 'wqbh-base', 'main')
-		out = self.tmp / 'again'
-		tree.export(t, out, self.tmp / 'series2', 'wqbh-base..wqbh', self.cover)
-		for p in self.patches.iterdir():
-			self.assertEqual(p.read_bytes(), (out / p.name).read_bytes(), p.name)
-
-	def test_apply_refuses_dirty_tree(self):
-		t = self.user_tree()
-		(t / 'a.c').write_text('int dirty;\n')
-		with self.assertRaisesRegex(HarnessError, 'uncommitted changes'):
-			tree.apply(t, 'wqbh', self.series, self.patches)
-		self.assertEqual((t / 'a.c').read_text(), 'int dirty;\n')
-		self.assertEqual(sh(t, 'git', 'branch', '--list', 'wqbh'), '')
-
-	def test_apply_refuses_other_version(self):
-		t = self.user_tree((6, 6, 1))
-		with self.assertRaisesRegex(HarnessError, '6.6.1.*6.1.y'):
-			tree.apply(t, 'wqbh', self.series, self.patches)
-
-	def test_apply_refuses_existing_branch(self):
-		t = self.user_tree()
-		sh(t, 'git', 'branch', 'wqbh')
-		with self.assertRaisesRegex(HarnessError, 'already exists'):
-			tree.apply(t, 'wqbh', self.series, self.patches)
-
-	def test_patch_that_does_not_apply_is_named(self):
-		t = self.user_tree()
-		(t / 'a.c').write_text('int something_else;\n')
-		sh(t, 'git', 'commit', '-q', '-a', '-m', 'diverge', env=self.env)
-		with self.assertRaisesRegex(HarnessError, '0001-toy-change-a.patch does not apply'):
-			tree.apply(t, 'wqbh', self.series, self.patches)
-		# The user's branch and files are as they were.
-		self.assertEqual(sh(t, 'git', 'rev-parse', '--abbrev-ref', 'HEAD').strip(), 'main')
-		self.assertEqual(sh(t, 'git', 'branch', '--list', 'wqbh'), '')
-		self.assertEqual((t / 'a.c').read_text(), 'int something_else;\n')
-
-	def test_own_tree_refuses_unexported_commits(self):
-		t = self.make_tree('own')
-		tree.apply(t, 'wqbh', self.series, self.patches)
-		tree.apply(t, 'wqbh', self.series, self.patches)	# reuse: fine
-		(t / 'a.c').write_text('int local_work;\n')
-		sh(t, 'git', 'commit', '-q', '-a', '-s', '-m', 'local work', env=self.env)
-		with self.assertRaisesRegex(HarnessError, 'differ from patches'):
-			tree.apply(t, 'wqbh', self.series, self.patches)
-		self.assertEqual((t / 'a.c').read_text(), 'int local_work;\n')
-
-	def test_export_refuses_foreign_author(self):
-		(self.src / 'a.c').write_text('int c;\n')
-		sh(self.src, 'git', 'commit', '-q', '-a', '-m', 'no signoff', env=self.env)
-		with self.assertRaisesRegex(HarnessError, 'lacks Signed-off-by'):
-			tree.export(self.src, self.tmp / 'p3', self.tmp / 's3', 'wqbh-base..HEAD',
-				    self.cover)
-
-
 class MaintainersTest(unittest.TestCase):
 	def test_snippet_blocks(self):
 		tmp = Path(tempfile.mkdtemp(prefix='wqbh-maint-'))
@@ -402,16 +232,6 @@ class MaintainersTest(unittest.TestCase):
 				tree.check_maintainers(tmp, snip)
 		finally:
 			shutil.rmtree(tmp)
-
-
-class SparseTest(unittest.TestCase):
-	def test_known_warnings_are_allowed_by_text_not_line(self):
-		known = Path(__file__).resolve().parent / 'sparse-known.txt'
-		found = ["kernel/workqueue.c:3999:13: warning: context imbalance in "
-			 "'wq_manager_inactive' - different lock contexts for basic block",
-			 "kernel/workqueue.c:10:1: warning: symbol 'x' was not declared. "
-			 "Should it be static?"]
-		self.assertEqual(kernel.sparse_new(found, known), found[1:])
 
 
 class BenchTest(unittest.TestCase):

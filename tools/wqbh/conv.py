@@ -236,6 +236,12 @@ def job(convs: List[Conversion], mode: str, args: Dict[str, List[str]]) -> str:
 	return text + jobs.TAIL
 
 
+def manifest(convs: List[Conversion]) -> jobs.Manifest:
+	"""What job() must report: a section per conversion, each with as
+	many cases as its KTAP plan says."""
+	return {f'conv-{c.name}': None for c in convs}
+
+
 def logdir(name: str) -> Path:
 	d = LOGS / name
 	d.mkdir(parents=True, exist_ok=True)

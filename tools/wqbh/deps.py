@@ -29,6 +29,7 @@ PACKAGES: Dict[str, str] = {
 	'python3-ply': 'checkpatch.pl SPDX check',
 	'python3-git': 'checkpatch.pl SPDX check',
 	'sparse': 'sparse checks of the files the series touches',
+	'pyflakes3': 'lint of the harness\'s Python files (make check-harness)',
 	'xz-utils': 'unpacking the base tree',
 	'ipmitool': 'ipmitool in the guest (IPMI conversion workload)',
 	'iproute2': 'network setup in the guest for the TCP Small Queues workload',

@@ -10,9 +10,9 @@ so that each test program's KTAP is parsed on its own.
 
 import re
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
-from .common import REPO
+from .common import REPO, HarnessError
 
 PRELUDE = r'''
 set -u
@@ -47,12 +47,13 @@ guest_smoke() {	# KTAP: the guest is what the harness asked for
 section guest-smoke guest_smoke || status=1
 '''
 
+# Every section below runs unconditionally: one that can't do its work
+# says so in its own output (or fails), and the host checks each boot's
+# output against the manifest of what it must report (manifest()).
 KSELFTEST = r'''
 kst={kst}
-if [ -x "$kst/test_workqueue" ]; then
-	modprobe test_workqueue || echo "wqbh: modprobe test_workqueue failed"
-	section kselftest-workqueue "$kst/test_workqueue" || status=1
-fi
+modprobe test_workqueue || echo "wqbh: modprobe test_workqueue failed"
+section kselftest-workqueue "$kst/test_workqueue" || status=1
 '''
 
 # kernel/backtracetest.c prints a stack trace from softirq context; with
@@ -82,49 +83,76 @@ backtrace_ktap() {	# KTAP: the softirq backtrace of kernel/backtracetest.c
 		echo "not ok 2 it ran from the BH pool in softirq context"
 	fi
 }
-if [ -n "$(modprobe -n -v backtracetest 2>/dev/null)" ] && \
-   grep -q system_bh_wq /proc/kallsyms; then
-	section backtracetest backtrace_ktap || status=1
-fi
+section backtracetest backtrace_ktap || status=1
 '''
 
 WQ_DUMP = r'''
-if [ -f {repo}/wq_dump.py ] && [ -x /usr/bin/drgn ]; then
-	section wq_dump /usr/bin/drgn -q -s {vmlinux} {repo}/wq_dump.py {args} || status=1
-fi
+section wq_dump /usr/bin/drgn -q -s {vmlinux} {repo}/wq_dump.py {args} || status=1
 '''
 
 # KTAP tests of wq_dump.py, one drgn session (loading the debug info takes
 # minutes under TCG).  The test module's debug info is loaded too, so that
 # the functions of its parked items have names.
 WQ_DUMP_KTAP = r'''
-if [ -x /usr/bin/drgn ]; then
-	syms="-s {vmlinux}"
-	[ -f {ko} ] && syms="$syms -s {ko}"
-	section {section} /usr/bin/drgn -q $syms {repo}/tools/guest/wq_dump_ktap.py {args} || status=1
-fi
+syms="-s {vmlinux}"
+[ -f {ko} ] && syms="$syms -s {ko}"
+section {section} /usr/bin/drgn -q $syms {repo}/tools/guest/wq_dump_ktap.py {args} || status=1
 '''
 
 # Test cases after which lockdep is off (it stops after its first report):
 # the last thing the job runs.
 LAST = r'''
-last_ktap() {	# KTAP: the test module's run_last cases
-	echo "KTAP version 1"
-	echo "1..1"
-	if echo bh_cancel_deadlock_reported >/sys/kernel/debug/test_workqueue/run_last; then
-		echo "ok 1 bh_cancel_deadlock_reported"
-	else
-		echo "not ok 1 bh_cancel_deadlock_reported"
-	fi
-}
-if [ -w /sys/kernel/debug/test_workqueue/run_last ]; then
-	section kselftest-workqueue-last last_ktap || status=1
-fi
+section kselftest-workqueue-last "$kst/test_workqueue" --last bh_cancel_deadlock_reported || status=1
 '''
 
 TAIL = '\nexit $status\n'
 
 PARK_ITEMS = 8		# items parked on system_bh_wq by the wq-dump test
+
+# The KTAP cases of tools/guest/wq_dump_ktap.py, by mode.
+WQ_DUMP_CASES = ['wq_dump JSON matches its schema and a healthy kernel',
+		 'wq_dump text, --pending and --wq modes']
+WQ_DUMP_PARK_CASES = ['parked BH items are shown',
+		      'parked BH items run when their CPU is back']
+WQ_DUMP_CORE_CASES = WQ_DUMP_CASES + ['parked BH items are shown (crash dump)']
+SMOKE_CASES = ['guest sees {smp} CPUs', '/proc/kcore and tracing present',
+	       'CPU hotplug offline/online']
+BACKTRACE_CASES = ['softirq backtrace comes from the BH work item',
+		   'it ran from the BH pool in softirq context']
+LAST_CASES = ['bh_cancel_deadlock_reported']
+
+# A boot's manifest: {section: case names it must report, or None where
+# only the section's own KTAP plan says how many}.
+Manifest = Dict[str, Optional[List[str]]]
+
+
+def module_cases(tree: Path) -> List[str]:
+	"""The cases of the test module in `tree` (lib/test_workqueue.c's
+	wq_test_cases[] table), which its kselftest must report, each by
+	name."""
+	src = tree / 'lib' / 'test_workqueue.c'
+	text = src.read_text(errors='replace') if src.exists() else ''
+	m = re.search(r'wq_test_cases\[\]\s*=\s*\{(.*?)\n\};', text, re.S)
+	if not m:
+		raise HarnessError(f'{src}: no wq_test_cases[] table')
+	return re.findall(r'\{\s*"(\w+)"\s*,', m.group(1))
+
+
+def manifest(tree: Path, smp: int, wq_dump: bool = True, wq_dump_ktap: bool = False,
+	     lockdep_last: bool = False) -> Manifest:
+	"""What test_job() with the same arguments must report."""
+	man: Manifest = {
+		'guest-smoke': [c.replace('{smp}', str(smp)) for c in SMOKE_CASES],
+		'kselftest-workqueue': module_cases(tree),
+		'backtracetest': BACKTRACE_CASES,
+	}
+	if wq_dump:
+		man['wq_dump'] = None
+	if wq_dump_ktap:
+		man['wq-dump'] = WQ_DUMP_CASES + WQ_DUMP_PARK_CASES
+	if lockdep_last:
+		man['kselftest-workqueue-last'] = LAST_CASES
+	return man
 
 
 def module_ko(out: Path) -> Path:

@@ -2,6 +2,7 @@
 """KTAP results through the base tree's own parser (tools/testing/kunit)."""
 
 import io
+import re
 import sys
 from contextlib import redirect_stdout
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from typing import Iterable, List, Tuple
 from .common import DEFAULT_TREE, HarnessError
 
 _parser = None
+# a KTAP result line with a SKIP directive: (name, reason)
+_SKIP = re.compile(r'^\s*(?:ok|not ok) [0-9]+ (?:- )?(.*?) # SKIP(.*)$')
 
 
 def parser(tree: Path = DEFAULT_TREE):
@@ -48,6 +51,7 @@ def parse(lines: Iterable[str], suite: str, tree: Path = DEFAULT_TREE,
 	case named after the suite, so it can never pass silently.
 	"""
 	kp = parser(tree)
+	lines = list(lines)
 	buf = io.StringIO()
 	# kunit_printer keeps the sys.stdout of its import time: point it here.
 	printer = kp.stdout
@@ -55,11 +59,17 @@ def parse(lines: Iterable[str], suite: str, tree: Path = DEFAULT_TREE,
 	printer._output = buf		# pylint: disable=protected-access
 	try:
 		with redirect_stdout(buf):
-			top = kp.parse_run_tests(list(lines))
+			top = kp.parse_run_tests(lines)
 	finally:
 		printer._output = saved	# pylint: disable=protected-access
 	if verbose:
 		print(buf.getvalue(), end='')
+	# kunit_parser drops the reason of a skip: keep it, by case name
+	why = {}
+	for line in lines:
+		m = _SKIP.match(line)
+		if m:
+			why[m.group(1).strip()] = m.group(2).strip()
 	cases = []
 	for t in leaves(top):
 		if t is top and not top.subtests:
@@ -69,6 +79,8 @@ def parse(lines: Iterable[str], suite: str, tree: Path = DEFAULT_TREE,
 			status = 'pass'
 		elif st == kp.TestStatus.SKIPPED:
 			status = 'skip'
+			if why.get(t.name):
+				t.log = [*t.log, why[t.name]]
 		else:
 			status = 'fail'
 		cases.append(Case(f'{suite}: {t.name}', status, t.log))

@@ -1,0 +1,253 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Unit tests of how `make check` reaches its verdict: every result is
+counted, nothing that failed or never ran can leave it green.
+
+Run: cd tools && /usr/bin/python3 -m unittest verdict_test
+"""
+
+import contextlib
+import importlib.util
+import io
+import shutil
+import tempfile
+import unittest
+import sys
+from pathlib import Path
+
+TOOLS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TOOLS))
+
+from wqbh import jobs, kernel	# noqa: E402
+from wqbh.common import DEFAULT_TREE	# noqa: E402
+
+
+def load_cli():
+	"""tools/wqbh.py (the CLI; the name `wqbh` is the package's)."""
+	spec = importlib.util.spec_from_file_location('wqbh_cli', TOOLS / 'wqbh.py')
+	mod = importlib.util.module_from_spec(spec)
+	spec.loader.exec_module(mod)
+	return mod
+
+
+cli = load_cli()
+Results = cli.Results
+
+
+def quiet(fn, *args, **kwargs):
+	with contextlib.redirect_stdout(io.StringIO()):
+		return fn(*args, **kwargs)
+
+
+def sample_class():
+	"""Canned tests that _Collect is run on; made by a function, so that
+	test discovery doesn't collect them."""
+	class Sample(unittest.TestCase):
+		def test_subtests(self):
+			for n in (1, 2, 3):
+				with self.subTest(n=n):
+					self.assertNotEqual(n, 2)
+
+		def test_plain(self):
+			pass
+
+		@unittest.skip('canned skip')
+		def test_skipped(self):
+			pass
+	return Sample
+
+
+class CollectTest(unittest.TestCase):
+	def collect(self, *names):
+		res = Results()
+		sample = sample_class()
+		suite = unittest.TestSuite(sample(n) for n in names)
+		c = cli._Collect(res)
+		quiet(suite.run, c)
+		return res, c
+
+	def test_failing_subtest_is_a_failure(self):
+		res, _ = self.collect('test_subtests')
+		self.assertEqual([r.status for r in res.items], ['pass', 'fail', 'pass'])
+		self.assertIn('n=2', res.failed()[0].name)
+
+	def test_every_test_is_reported(self):
+		res, c = self.collect('test_subtests', 'test_plain', 'test_skipped')
+		self.assertEqual(c.reported, 3)
+		self.assertEqual((res.count('pass'), res.count('fail'), res.count('skip')), (3, 1, 1))
+
+	def test_stage_fails_when_a_result_goes_missing(self):
+		# A result class that drops successes, as the old one dropped
+		# subtests: the stage must notice that tests went unreported.
+		class Lossy(cli._Collect):
+			def addSuccess(self, test):
+				pass
+		res = Results()
+		suite = unittest.TestSuite([sample_class()('test_plain')])
+		quiet(suite.run, Lossy(res))
+		self.assertEqual(len(res.failed()), 1)
+		self.assertIn('reported no result', res.failed()[0].detail)
+
+
+class SkipTest(unittest.TestCase):
+	def test_skip_fails_at_the_defaults(self):
+		res = Results(skips_fail=True)
+		self.assertFalse(quiet(res.add, 'x', 'skip', 'needs 2 CPUs'))
+		self.assertEqual(res.count('skip'), 0)
+		self.assertEqual(res.failed()[0].name, 'x')
+		self.assertIn('needs 2 CPUs', res.failed()[0].detail)
+
+	def test_skips_are_listed_elsewhere(self):
+		res = Results()
+		quiet(res.add, 'a case', 'skip', 'needs 2 CPUs')
+		out = io.StringIO()
+		with contextlib.redirect_stdout(out):
+			rc = cli.finish(res)
+		self.assertEqual(rc, 0)
+		self.assertIn('SKIPPED: a case: needs 2 CPUs', out.getvalue())
+		self.assertTrue(out.getvalue().rstrip().endswith('0 passed, 0 failed, 1 skipped'))
+
+	def test_expect_count(self):
+		res = Results()
+		quiet(res.add, 'a', 'pass')
+		self.assertTrue(quiet(res.expect_count, 'stage', 0, 1))
+		self.assertFalse(quiet(res.expect_count, 'stage', 0, 2))
+		self.assertIn('2 expected, 1 reported', res.failed()[0].detail)
+
+
+KTAP3 = ['KTAP version 1', '1..3', 'ok 1 a', 'ok 2 b', 'ok 3 c']
+
+
+@unittest.skipUnless((DEFAULT_TREE / 'tools/testing/kunit/kunit_parser.py').exists(),
+		     'base tree not made yet (its KTAP parser is used)')
+class ManifestTest(unittest.TestCase):
+	"""A boot is held to the manifest of what it must report."""
+	def setUp(self):
+		self.tmp = Path(tempfile.mkdtemp(prefix='wqbh-manifest-'))
+
+	def tearDown(self):
+		shutil.rmtree(self.tmp)
+
+	def report(self, sections, manifest):
+		out = []
+		for name, lines in sections.items():
+			out += [f'wqbh-section-begin: {name}', *lines, f'wqbh-section-end: {name} rc=0']
+		(self.tmp / 'output.log').write_text('\n'.join(out + ['wqbh-exit-status: 0']) + '\n')
+		(self.tmp / 'console.log').write_text('')
+		boot = kernel.BootResult(0, False, self.tmp / 'console.log', self.tmp / 'output.log')
+		res = Results()
+		quiet(cli.report_boot, res, 'boot', boot, manifest)
+		return res
+
+	def test_complete_boot_passes(self):
+		res = self.report({'s': KTAP3}, {'s': ['a', 'b', 'c']})
+		self.assertEqual(res.failed(), [])
+		self.assertEqual(res.count('pass'), 4)
+
+	def test_missing_section_fails_by_name(self):
+		res = self.report({'s': KTAP3}, {'s': None, 'kselftest-workqueue': ['x']})
+		self.assertEqual([r.name for r in res.failed()], ['boot: kselftest-workqueue'])
+		self.assertIn('section missing', res.failed()[0].detail)
+
+	def test_missing_case_fails_by_name(self):
+		# a consistent KTAP plan of two is not enough: the manifest has three
+		res = self.report({'s': ['KTAP version 1', '1..2', 'ok 1 a', 'ok 2 c']},
+				  {'s': ['a', 'b', 'c']})
+		self.assertEqual([r.name for r in res.failed()], ['s: b'])
+
+	def test_section_nobody_expects_fails(self):
+		res = self.report({'s': KTAP3, 'stray': KTAP3}, {'s': None})
+		self.assertIn('boot: stray', [r.name for r in res.failed()])
+
+	def test_skip_in_a_section_fails_at_the_defaults(self):
+		lines = ['KTAP version 1', '1..1', 'ok 1 a # SKIP needs two online CPUs']
+		(self.tmp / 'console.log').write_text('')
+		res = self.report({'s': lines}, {'s': ['a']})
+		self.assertEqual(res.count('skip'), 1)
+		strict = Results(skips_fail=True)
+		boot = kernel.BootResult(0, False, self.tmp / 'console.log', self.tmp / 'output.log')
+		quiet(cli.report_boot, strict, 'boot', boot, {'s': ['a']})
+		self.assertEqual([r.name for r in strict.failed()], ['s: a'])
+		self.assertIn('needs two online CPUs', strict.failed()[0].detail)
+
+
+class ModuleCasesTest(unittest.TestCase):
+	def test_cases_come_from_the_table(self):
+		tmp = Path(tempfile.mkdtemp(prefix='wqbh-cases-'))
+		try:
+			(tmp / 'lib').mkdir()
+			(tmp / 'lib' / 'test_workqueue.c').write_text(
+				'static const struct wq_test_case wq_test_cases[] = {\n'
+				'\t{ "self_free",\t\ttest_self_free },\n'
+				'\t{ "bh_fifo", test_bh_fifo },\n};\n'
+				'static const struct wq_test_case wq_test_last_cases[] = {\n'
+				'\t{ "last_one", test_last },\n};\n')
+			self.assertEqual(jobs.module_cases(tmp), ['self_free', 'bh_fifo'])
+		finally:
+			shutil.rmtree(tmp)
+
+	def test_job_sections_run_unconditionally(self):
+		# no section may drop out silently when what it needs is missing
+		job = jobs.test_job(Path('/k/out-debug'), 4, wq_dump=True, wq_dump_ktap=True,
+				    lockdep_last=True)
+		self.assertNotIn('\nif ', job)
+		calls = [ln for ln in job.splitlines() if ln.lstrip().startswith('section ')]
+		self.assertEqual(len(calls), 6)
+		self.assertEqual([ln for ln in calls if ln != ln.lstrip()], [])
+
+
+class SparseTest(unittest.TestCase):
+	"""New sparse warnings are counted against the base tree's, per file
+	and message, as kernel-doc's are."""
+	RCU = ('drivers/char/ipmi/ipmi_msghandler.c:{}:9: error: incompatible types in '
+	       'comparison expression (different address spaces):')
+
+	def test_a_second_copy_of_a_base_warning_is_new(self):
+		base = [self.RCU.format(100)]
+		series = [self.RCU.format(100), self.RCU.format(900)]
+		self.assertEqual(kernel.sparse_new(series, base), [self.RCU.format(900)])
+
+	def test_moved_lines_and_renames_are_not_new(self):
+		base = ["drivers/char/ipmi/ipmi_msghandler.c:4800:13: warning: context "
+			"imbalance in 'smi_recv_tasklet' - different lock contexts for basic block",
+			"kernel/workqueue.c:3999:13: warning: context imbalance in "
+			"'wq_manager_inactive' - different lock contexts for basic block"]
+		series = ["drivers/char/ipmi/ipmi_msghandler.c:4810:13: warning: context "
+			  "imbalance in 'smi_recv_work' - different lock contexts for basic block",
+			  "kernel/workqueue.c:4400:13: warning: context imbalance in "
+			  "'wq_manager_inactive' - different lock contexts for basic block"]
+		self.assertEqual(kernel.sparse_new(series, base), [])
+
+	def test_same_message_in_another_file_is_new(self):
+		base = ["kernel/workqueue.c:10:1: warning: symbol 'x' was not declared. "
+			"Should it be static?"]
+		series = ["kernel/softirq.c:10:1: warning: symbol 'x' was not declared. "
+			  "Should it be static?"]
+		self.assertEqual(kernel.sparse_new(series, base), series)
+
+
+@unittest.skipUnless(shutil.which('pyflakes3'), 'pyflakes3 not installed')
+class LintTest(unittest.TestCase):
+	def test_lint_names_the_file_and_line(self):
+		tmp = Path(tempfile.mkdtemp(prefix='wqbh-lint-'))
+		try:
+			good, bad = tmp / 'good.py', tmp / 'bad.py'
+			good.write_text('import os\nprint(os.sep)\n')
+			bad.write_text('import os\nprint(undefined_name)\n')
+			res = Results()
+			quiet(cli.run_lint, res, [good, bad])
+			self.assertEqual([r.status for r in res.items], ['pass', 'fail'])
+			self.assertIn("bad.py:1:1: 'os' imported but unused", res.items[1].detail)
+			self.assertIn("undefined name 'undefined_name'", res.items[1].detail)
+		finally:
+			shutil.rmtree(tmp)
+
+	def test_the_tree_is_lint_clean(self):
+		res = Results()
+		quiet(cli.run_lint, res)
+		self.assertEqual([f'{r.name}: {r.detail}' for r in res.failed()], [])
+		self.assertGreater(len(res.items), 10)
+
+
+if __name__ == '__main__':
+	unittest.main()
