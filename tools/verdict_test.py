@@ -196,6 +196,17 @@ class ModuleCasesTest(unittest.TestCase):
 		self.assertEqual([ln for ln in calls if ln != ln.lstrip()], [])
 
 
+class ReadmeTest(unittest.TestCase):
+	def test_readme_apply_commands_follow_series(self):
+		# make check runs exactly these on a scratch tree (tree.command_tree_matches)
+		cmds = cli.tree.readme_apply_commands(TOOLS.parent / 'README.md')
+		self.assertEqual(len(cmds), 2)
+		self.assertIn('git am', cmds[0])
+		self.assertIn('/path/to/this/repo/series', cmds[0])
+		self.assertNotIn('*', cmds[0])	# a glob skipped 0010 and 0020 once
+		self.assertIn('quilt push -a', cmds[1])
+
+
 class SparseTest(unittest.TestCase):
 	"""New sparse warnings are counted against the base tree's, per file
 	and message, as kernel-doc's are."""

@@ -16,6 +16,9 @@
                               on the bench kernels, base against series
   wqbh.py bisect              full build after each patch (slow; check
                               compiles the touched files per patch)
+  wqbh.py torture [--duration S] [--seed N] [--flavour F]
+                              the torture test of work items in a guest
+  wqbh.py torture-mutants     planted bugs: caught by the torture test?
 """
 
 import argparse
@@ -300,12 +303,19 @@ def check_series(res: Results, t: Path) -> bool:
 			res.add('MAINTAINERS-snippet matches the applied tree', 'pass')
 		except HarnessError as e:
 			res.add('MAINTAINERS-snippet matches the applied tree', 'fail', str(e))
-		try:
-			wt_branch_tree = git(wt, 'rev-parse', 'HEAD^{tree}').strip()
-			tree.quilt_tree_matches(t, SERIES, PATCHES, wt_branch_tree)
-			res.add('quilt push -a gives the same tree as git am', 'pass')
-		except HarnessError as e:
-			res.add('quilt push -a gives the same tree as git am', 'fail', str(e))
+		wt_head = git(wt, 'rev-parse', 'HEAD').strip()
+		commands = tree.readme_apply_commands(REPO / 'README.md')
+		if len(commands) != 2:
+			res.add('README: its manual apply commands (git am and quilt)', 'fail',
+				f'found {len(commands)} `cd /path/to/linux && ...` lines, expected 2')
+		for cmd in commands:
+			tool = 'quilt push -a' if 'quilt' in cmd else 'git am'
+			name = f'README: its manual `{tool}` command gives the series\' tree'
+			try:
+				tree.command_tree_matches(t, cmd, REPO, wt_head)
+				res.add(name, 'pass')
+			except HarnessError as e:
+				res.add(name, 'fail', str(e))
 	finally:
 		git(t, 'worktree', 'remove', '--force', str(wt), check=False)
 	return ok
@@ -658,6 +668,46 @@ def cmd_splat(args) -> int:
 	return splat.scan(args.logs)
 
 
+def cmd_torture(args) -> int:
+	"""The torture test of work items (lib/test_wqtorture.c) in a guest:
+	its KTAP cases as results, then its operation rates and counts."""
+	from wqbh import torture
+	if args.tree:
+		if not args.no_deps:
+			deps.ensure()
+		t = Path(args.tree).resolve()
+	else:
+		t = prepare(args)
+	kernel.build(t, args.flavour, selftests=False)
+	timeout = args.timeout or args.duration + torture.BOOT_MARGIN
+	boot, st = torture.run_torture(t, args.flavour, args.duration, args.seed,
+				       not args.no_hotplug, args.smp, timeout,
+				       f'torture-{t.name}-{args.flavour}', args.params)
+	res = Results()
+	report_boot(res, f'torture, {args.flavour} kernel', boot, torture.manifest(t),
+		    tree_path=t)
+	if st:
+		print(torture.summary(st), end='')
+	return finish(res)
+
+
+def cmd_torture_mutants(args) -> int:
+	"""Each planted bug of tools/test_data/mutants/ in turn, in a scratch
+	tree: caught or missed by the torture test, and how fast."""
+	from wqbh import torture
+	if args.ref == BRANCH:
+		t = prepare(args)
+	else:
+		if not args.no_deps:
+			deps.ensure()
+		t = DEFAULT_TREE
+	timeout = args.timeout or args.duration + torture.BOOT_MARGIN
+	results = torture.run_mutants(t, ref=args.ref, duration=args.duration, seed=args.seed,
+				      smp=args.smp, timeout=timeout, only=args.only)
+	print(torture.mutant_table(results), end='')
+	return 0 if results and all(v.caught for _, v in results) else 1
+
+
 def main(argv=None) -> int:
 	p = argparse.ArgumentParser(prog='wqbh', description=__doc__,
 				    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -675,7 +725,10 @@ def main(argv=None) -> int:
 		('bisect', cmd_bisect, 'full build after each patch (slow)'),
 		('conv', cmd_conv, 'converted tasklet users under their workloads'),
 		('bench', cmd_bench, 'tasklets against BH work items, base against series'),
-		('splat', cmd_splat, 'kernel splats (BUG, WARNING, KASAN, ...) in console logs')):
+		('splat', cmd_splat, 'kernel splats (BUG, WARNING, KASAN, ...) in console logs'),
+		('torture', cmd_torture, 'torture test of work items (lib/test_wqtorture.c)'),
+		('torture-mutants', cmd_torture_mutants,
+		 'planted bugs: does the torture test catch each?')):
 		sp = sub.add_parser(name, help=helptext)
 		sp.set_defaults(fn=fn)
 		if name in ('run', 'check', 'boot', 'bench', 'conv'):
@@ -702,6 +755,29 @@ def main(argv=None) -> int:
 		if name == 'conv':
 			sp.add_argument('--bench', action='store_true',
 					help='numbers on the bench kernels, base against series')
+		if name in ('torture', 'torture-mutants'):
+			sp.add_argument('--smp', type=int, default=CHECK_SMP, choices=range(2, 9),
+					metavar='N', help='guest CPUs, 2-8')
+			sp.add_argument('--timeout', type=int, default=0,
+					help='seconds before the guest is killed '
+					'(default: the duration and 10 minutes)')
+			sp.add_argument('--duration', type=int, default=60,
+					help='seconds of torture (default 60)')
+			sp.add_argument('--seed', type=int, default=1,
+					help='the random generators\' seed (default 1)')
+		if name == 'torture':
+			sp.add_argument('--flavour', choices=('debug', 'bench'), default='debug')
+			sp.add_argument('--tree', help='a worktree to build and boot as it is '
+					'(default: build/linux with the series applied)')
+			sp.add_argument('--no-hotplug', action='store_true',
+					help='no CPU hotplug meanwhile')
+			sp.add_argument('--params', default='',
+					help='more module parameters, e.g. "nitems=128 mix=free=10"')
+		if name == 'torture-mutants':
+			sp.add_argument('--ref', default=BRANCH,
+					help=f'the tree to plant the bugs in (default {BRANCH})')
+			sp.add_argument('only', nargs='*', metavar='NAME',
+					help='only the mutants whose file name contains NAME')
 		if name in ('conv', 'bench'):
 			sp.add_argument('--boots', type=int, default=3, choices=range(1, 16),
 					metavar='N', help='boots per kernel for numbers '

@@ -553,10 +553,23 @@ def checkpatch(tree: Path, patch: Path) -> Tuple[bool, str]:
 	return proc.returncode == 0, report
 
 
-def quilt_tree_matches(tree: Path, series: Path = SERIES,
-		       patches_dir: Path = PATCHES, want_rev: str = BRANCH) -> None:
-	"""quilt push -a over the base gives exactly the tree of want_rev."""
-	wt = BUILD / 'quilt-check'
+# The placeholders of README.md's manual apply commands.
+README_TREE = '/path/to/linux'
+README_REPO = '/path/to/this/repo'
+
+
+def readme_apply_commands(readme: Path) -> List[str]:
+	"""README.md's commands for applying the series by hand (indented
+	lines starting with `cd /path/to/linux && `), as written there."""
+	return [line.strip() for line in readme.read_text().splitlines()
+		if line.startswith('    ') and line.strip().startswith(f'cd {README_TREE} && ')]
+
+
+def command_tree_matches(tree: Path, command: str, repo: Path, want_rev: str = BRANCH) -> None:
+	"""A README apply command, run as written on a scratch worktree of
+	the base (its placeholders replaced by that worktree and `repo`),
+	gives exactly the tree of want_rev; raises HarnessError otherwise."""
+	wt = BUILD / 'apply-check'
 	if wt.exists():
 		run(['git', '-C', str(tree), 'worktree', 'remove', '--force', str(wt)],
 		    check=False)
@@ -564,21 +577,20 @@ def quilt_tree_matches(tree: Path, series: Path = SERIES,
 	git(tree, 'worktree', 'prune')
 	git(tree, 'worktree', 'add', '-q', '--detach', str(wt), BASE_TAG)
 	try:
-		env = dict(QUILT_PATCHES=str(patches_dir), QUILT_SERIES=str(series),
-			   QUILT_PC='.pc', QUILTRC='/dev/null')
-		if read_series(series):
-			proc = run(['quilt', 'push', '-a', '-q'], cwd=wt, env=env, check=False)
-			if proc.returncode != 0:
-				raise HarnessError('quilt push -a failed:\n' +
-						   (proc.stdout + proc.stderr).strip()[-2000:])
+		cmd = command.replace(README_TREE, str(wt)).replace(README_REPO, str(repo))
+		# a scratch commit: git am needs a committer, whatever the machine has
+		env = dict(ident_env(*source_maintainer(), author=False), QUILTRC='/dev/null')
+		proc = run(['bash', '-euo', 'pipefail', '-c', cmd], env=env, check=False)
+		if proc.returncode != 0:
+			raise HarnessError(f'`{command}` failed (exit {proc.returncode}):\n'
+					   + (proc.stdout + proc.stderr).strip()[-2000:])
 		shutil.rmtree(wt / '.pc', ignore_errors=True)
 		git(wt, 'add', '-f', '-A')
 		got = git(wt, 'write-tree').strip()
 		want = git(tree, 'rev-parse', f'{want_rev}^{{tree}}').strip()
 		if got != want:
 			diff = git(tree, 'diff', '--stat', want, got, check=False)
-			raise HarnessError('quilt push -a gives a different tree than '
-					   f'git am:\n{diff}')
+			raise HarnessError(f'`{command}` gives another tree than the series:\n{diff}')
 	finally:
 		run(['git', '-C', str(tree), 'worktree', 'remove', '--force', str(wt)],
 		    check=False)
