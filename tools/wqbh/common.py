@@ -4,8 +4,10 @@
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, TextIO
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / 'build'
@@ -29,6 +31,58 @@ class HarnessError(Exception):
 
 def log(msg: str) -> None:
 	print(f'[wqbh] {msg}', flush=True)
+
+
+def elapsed(seconds: float) -> str:
+	m, s = divmod(int(seconds), 60)
+	return f'{m}m{s:02d}s' if m else f'{s}s'
+
+
+class Progress:
+	"""Says that a long step is alive: its phase, the time it has taken and
+	`status()` (how far it has got), at least every `every` seconds as a
+	plain line, or as a live line redrawn every second on a terminal.
+
+	    with Progress('building debug kernel', lambda: '1200 objects'):
+		...
+	"""
+	def __init__(self, phase: str, status: Callable[[], str] = lambda: '',
+		     every: float = 30.0, out: Optional[TextIO] = None) -> None:
+		self.phase, self.status, self.every = phase, status, every
+		self.out = out or sys.stdout
+		self.live = self.out.isatty()
+		self._stop = threading.Event()
+		self._thread = threading.Thread(target=self._run, daemon=True)
+		self.start = 0.0
+
+	def line(self) -> str:
+		try:
+			what = self.status()
+		except Exception:	# a status is a nicety: never fail the step
+			what = ''
+		return (f'[wqbh] {self.phase}: {elapsed(time.time() - self.start)}'
+			+ (f', {what}' if what else ''))
+
+	def _run(self) -> None:
+		tick = 1.0 if self.live else self.every
+		while not self._stop.wait(tick):
+			if self.live:
+				self.out.write('\r\033[K' + self.line())
+			else:
+				self.out.write(self.line() + '\n')
+			self.out.flush()
+
+	def __enter__(self) -> 'Progress':
+		self.start = time.time()
+		self._thread.start()
+		return self
+
+	def __exit__(self, *exc) -> None:
+		self._stop.set()
+		self._thread.join()
+		if self.live:
+			self.out.write('\r\033[K')
+			self.out.flush()
 
 
 def run(cmd: Sequence[str], cwd: Optional[Path] = None, check: bool = True,

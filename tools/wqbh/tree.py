@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from .common import (BASE_TAG, BRANCH, BUILD, DEFAULT_TREE, PATCHES, SERIES,
-		     HarnessError, git, log, read_series, run)
+		     HarnessError, Progress, git, log, read_series, run)
 
 SOURCE_PKG = 'linux-source-6.1'
 SOURCE_TARBALL = Path('/usr/src/linux-source-6.1.tar.xz')
@@ -167,7 +167,8 @@ def ensure_base(tree: Path = DEFAULT_TREE) -> Path:
 	if tmp.exists():
 		shutil.rmtree(tmp)
 	tmp.mkdir(parents=True)
-	run(['tar', '-xJf', str(SOURCE_TARBALL), '-C', str(tmp)])
+	with Progress(f'unpacking {SOURCE_TARBALL.name} (about a minute)'):
+		run(['tar', '-xJf', str(SOURCE_TARBALL), '-C', str(tmp)])
 	top = tmp / 'linux-source-6.1'
 	ver = '%d.%d.%d' % kernel_version(top)
 	date = '@%d +0000' % int(SOURCE_TARBALL.stat().st_mtime)
