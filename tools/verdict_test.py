@@ -207,6 +207,33 @@ class ReadmeTest(unittest.TestCase):
 		self.assertIn('quilt push -a', cmds[1])
 
 
+class ProgressTest(unittest.TestCase):
+	"""Long steps are never silent (common.Progress)."""
+	def test_plain_lines_while_it_runs(self):
+		from wqbh.common import Progress
+		import time
+		out = io.StringIO()
+		with Progress('building', lambda: '12 objects compiled', every=0.1, out=out):
+			time.sleep(0.35)
+		lines = out.getvalue().splitlines()
+		self.assertGreaterEqual(len(lines), 2)
+		self.assertRegex(lines[0], r'^\[wqbh\] building: \d+s, 12 objects compiled$')
+
+	def test_build_status_counts_objects(self):
+		tmp = Path(tempfile.mkdtemp(prefix='wqbh-progress-'))
+		try:
+			log = tmp / 'build.log'
+			log.write_text('$ make old\n  CC      old.o\n')
+			start = log.stat().st_size
+			with open(log, 'a') as f:
+				f.write('  CC      kernel/workqueue.o\n  CC [M]  lib/test_workqueue.o\n'
+					'  LD      vmlinux.o\n')
+			self.assertEqual(kernel.build_status(log, start),
+					 '2 objects compiled; LD vmlinux.o')
+		finally:
+			shutil.rmtree(tmp)
+
+
 class SparseTest(unittest.TestCase):
 	"""New sparse warnings are counted against the base tree's, per file
 	and message, as kernel-doc's are."""

@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wqbh import bench, conv, deps, jobs, kernel, ktap, tree	# noqa: E402
+from wqbh import arm64, bench, configs, conv, deps, jobs, kernel, ktap, tree	# noqa: E402
 from wqbh.common import (BASE_TAG, BRANCH, BUILD, DEFAULT_TREE, LOGS, PATCHES,	# noqa: E402
 			 REPO, SERIES, HarnessError, git, log, read_series)
 from wqbh.results import Results	# noqa: E402
@@ -375,42 +375,6 @@ def check_bisect(res: Results, t: Path) -> bool:
 	return ok
 
 
-def check_other_configs(res: Results, t: Path) -> None:
-	"""The kernel C files the series touches compile with PREEMPT_RT and
-	on 32-bit x86, configurations no booted kernel has.
-
-	PREEMPT_RT's branches are dead code in every other build, and 6.1
-	can't enable it on any architecture: the scratch tree
-	(build/linux-configs) lets x86 select ARCH_SUPPORTS_RT.  A kernel
-	built so doesn't boot without the RT patch set, so it is compiled,
-	not run.  On 32-bit the series' fields in work->data get fewer bits.
-	The edited Kconfig leaves the tree dirty, so configure() runs
-	allnoconfig every time (seconds); the objects come from ccache.
-	"""
-	wt = tree.scratch_worktree(t, BUILD / 'linux-configs', BRANCH)
-	files = [f for f in series_c_files(t) if (wt / f).exists()]
-	objs = [f[:-2] + '.o' for f in files]
-	names = {flavour: f'compiles with {what}: ' + (', '.join(files) or 'nothing touched')
-		 for flavour, what in kernel.COMPILE_ONLY.items()}
-	try:
-		kernel.allow_preempt_rt(wt)
-	except HarnessError as e:
-		for name in names.values():
-			res.add(name, 'fail', str(e))
-		return
-	for flavour, what in kernel.COMPILE_ONLY.items():
-		start = time.time()
-		try:
-			out = kernel.configure(wt, flavour)
-			# One job, see check_bisect().
-			kernel.make(wt, out, objs or ['prepare'], out / 'compile.log', jobs=1)
-		except HarnessError as e:
-			res.add(names[flavour], 'fail', str(e))
-			continue
-		res.add(names[flavour], 'pass')
-		log(f'{what}: {len(objs)} objects compiled in {time.time() - start:.0f} s')
-
-
 def cmd_bisect(args) -> int:
 	"""A full build of the bisect flavour after each patch (slow)."""
 	t = prepare(args)
@@ -503,18 +467,28 @@ def boot_conversions(out: Path, name: str, mode: str, args) -> kernel.BootResult
 				   extra_cmdline=conv.cmdline(convs))
 
 
-def check_conversions(res: Results, t: Path, out: Path, args) -> None:
+def check_conversions(res: Results, t: Path, out: Path, args,
+		      name: str = 'check-conv') -> None:
 	"""The converted tasklet users under their workloads (debug kernel)."""
 	if conv.CONVERSIONS:
 		report_boot(res, 'conversions, debug kernel',
-			    boot_conversions(out, 'check-conv', 'check', args),
+			    boot_conversions(out, name, 'check', args),
 			    conv.manifest(conv.CONVERSIONS), tree_path=t)
 
 
 def cmd_conv(args) -> int:
-	t = prepare(args)
 	if not conv.CONVERSIONS:
 		raise HarnessError('no conversions in tools/wqbh/conv.py')
+	if args.tree:
+		if args.bench:
+			raise HarnessError('conv --tree: check mode only, not with --bench')
+		if not args.no_deps:
+			deps.ensure()
+		t = Path(args.tree).resolve()
+		res = Results()
+		check_conversions(res, t, kernel.build(t, 'debug'), args, f'check-conv-{t.name}')
+		return finish(res)
+	t = prepare(args)
 	if not args.bench:
 		res = Results()
 		check_conversions(res, t, kernel.build(t, 'debug'), args)
@@ -571,7 +545,7 @@ def run_checks(res: Results, args) -> None:
 		return
 	tree.apply(t)
 	if check_bisect(res, t):
-		check_other_configs(res, t)
+		configs.check_configs(res, t)
 		try:
 			out = kernel.build(t, 'debug')
 			res.add(f'builds in full: {(read_series() or ["base tree"])[-1]} '
@@ -584,6 +558,7 @@ def run_checks(res: Results, args) -> None:
 			check_kernel_doc(res, t)
 			check_debug_boot(res, t, out, args)
 			check_conversions(res, t, out, args)
+		arm64.check_arm64(res, t, args, report_boot)
 	check_base_kernel(res, t, args)
 
 
@@ -755,6 +730,10 @@ def main(argv=None) -> int:
 		if name == 'conv':
 			sp.add_argument('--bench', action='store_true',
 					help='numbers on the bench kernels, base against series')
+			sp.add_argument('--tree', help='check mode on a worktree as it is, '
+					'its debug kernel built there and its boot logged in '
+					'build/logs/check-conv-NAME (default: build/linux with '
+					'the series applied, logged in build/logs/check-conv)')
 		if name in ('torture', 'torture-mutants'):
 			sp.add_argument('--smp', type=int, default=CHECK_SMP, choices=range(2, 9),
 					metavar='N', help='guest CPUs, 2-8')

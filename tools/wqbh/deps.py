@@ -33,6 +33,13 @@ PACKAGES: Dict[str, str] = {
 	'xz-utils': 'unpacking the base tree',
 	'ipmitool': 'ipmitool in the guest (IPMI conversion workload)',
 	'iproute2': 'network setup in the guest for the TCP Small Queues workload',
+	'gcc-aarch64-linux-gnu': 'cross-building the arm64 kernels (booted, and arm64 defconfig)',
+	'libc6-dev-arm64-cross': 'the static arm64 workqueue kselftest (its libc.a)',
+	'qemu-system-arm': 'booting the arm64 test kernel (qemu-system-aarch64)',
+	'linux-config-6.1': 'Debian\'s 6.1 amd64 configuration, which make check compiles under',
+	# Not installed: Debian's busybox-static:arm64, the arm64 guest's
+	# userland, is downloaded (apt-get download, dpkg's foreign
+	# architecture arm64 added) and unpacked by tools/wqbh/arm64.py.
 }
 
 

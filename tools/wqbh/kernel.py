@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from . import splat, vmcore
-from .common import CONFIGS, GUEST, LOGS, REPO, HarnessError, git, log, run
+from .common import CONFIGS, GUEST, LOGS, REPO, HarnessError, Progress, git, log, run
 
 FLAVOURS = {
 	# flavour: fragments merged onto allnoconfig, in order
@@ -29,9 +29,15 @@ FLAVOURS = {
 	'rt': ['base.config', 'tests.config', 'conversions.config', 'bisect.config', 'rt.config'],
 	# compile only
 	'i386': ['base.config', 'tests.config', 'conversions.config', 'bisect.config', 'i386.config'],
+	# the debug kernel for arm64, cross-built and booted from an
+	# initramfs (tools/wqbh/arm64.py)
+	'arm64': ['arm64.config', 'tests.config'],
 }
 # flavours of another kbuild ARCH than the host's
-FLAVOUR_ARCH = {'i386': 'i386'}
+FLAVOUR_ARCH = {'i386': 'i386', 'arm64': 'arm64'}
+# flavours built with a cross compiler: kbuild's CROSS_COMPILE= prefix
+# (Debian's gcc-aarch64-linux-gnu)
+FLAVOUR_CROSS = {'arm64': 'aarch64-linux-gnu-'}
 # flavours that `make check` only compiles files of, in a scratch tree,
 # with what their results are called
 COMPILE_ONLY = {'rt': 'PREEMPT_RT', 'i386': '32-bit x86 (ARCH=i386)'}
@@ -48,10 +54,17 @@ def qemu_config(arch: str = 'x86_64'):
 	return mod
 
 
+def cross_compile(out: Path) -> str:
+	"""kbuild's CROSS_COMPILE= prefix for the flavour built in `out`, or ''."""
+	return FLAVOUR_CROSS.get(out.name[len('out-'):], '')
+
+
 def arch_args(out: Path) -> List[str]:
-	"""kbuild's ARCH= for the flavour built in `out` (see out_dir())."""
+	"""kbuild's ARCH= (and CROSS_COMPILE=) for the flavour built in `out`
+	(see out_dir())."""
 	arch = FLAVOUR_ARCH.get(out.name[len('out-'):])
-	return [f'ARCH={arch}'] if arch else []
+	cross = cross_compile(out)
+	return ([f'ARCH={arch}'] if arch else []) + ([f'CROSS_COMPILE={cross}'] if cross else [])
 
 
 def out_dir(tree: Path, flavour: str) -> Path:
@@ -160,18 +173,35 @@ def configure(tree: Path, flavour: str) -> Path:
 def make(tree: Path, out: Path, targets: List[str], logfile: Path,
 	 jobs: Optional[int] = None) -> None:
 	jobs = jobs or os.cpu_count() or 2
-	cc = 'ccache gcc' if run(['which', 'ccache'], check=False).returncode == 0 else 'gcc'
+	gcc = cross_compile(out) + 'gcc'
+	cc = f'ccache {gcc}' if run(['which', 'ccache'], check=False).returncode == 0 else gcc
 	cmd = ['make', f'O={out.name}', *arch_args(out), f'CC={cc}', f'-j{jobs}', *targets]
 	env = dict(os.environ, **build_env(tree))
 	with open(logfile, 'a') as f:
 		f.write(f'$ {" ".join(cmd)}\n')
 		f.flush()
-		proc = subprocess.run(cmd, cwd=tree, env=env, stdout=f, stderr=subprocess.STDOUT)
+		start = logfile.stat().st_size
+		with Progress(f'make {" ".join(targets)[:60]} in {tree.name}/{out.name}',
+			      lambda: build_status(logfile, start)):
+			proc = subprocess.run(cmd, cwd=tree, env=env, stdout=f,
+					      stderr=subprocess.STDOUT)
 	if proc.returncode != 0:
 		lines = logfile.read_text(errors='replace').splitlines()
 		errs = [l for l in lines if re.search(r'error:|Error \d|undefined reference', l)]
 		show = '\n  '.join((errs or lines)[-12:])
 		raise HarnessError(f'build failed ({" ".join(targets)}); log {logfile}:\n  {show}')
+
+
+def build_status(logfile: Path, offset: int = 0) -> str:
+	"""How far a kbuild run logging to `logfile` (from byte `offset`) has
+	got: objects compiled and what it does last."""
+	with open(logfile, 'rb') as f:
+		f.seek(offset)
+		text = f.read().decode(errors='replace')
+	steps = re.findall(r'^  (CC|LD|AR|AS|CC \[M\]|LD \[M\]|MODPOST|BTF|OBJCOPY)\s+(\S+)', text, re.M)
+	compiled = sum(1 for what, _ in steps if what.startswith('CC'))
+	last = f'; {steps[-1][0]} {steps[-1][1]}' if steps else ''
+	return f'{compiled} objects compiled{last}'
 
 
 def build(tree: Path, flavour: str, selftests: bool = True) -> Path:
@@ -188,8 +218,11 @@ def build(tree: Path, flavour: str, selftests: bool = True) -> Path:
 	if selftests and (tree / 'tools/testing/selftests/workqueue').exists():
 		kst = (out / 'kselftest' / 'workqueue').resolve()
 		kst.mkdir(parents=True, exist_ok=True)
+		# static when cross-built: the guest has no libc of its own
+		cross = cross_compile(out)
 		proc = run(['make', '-s', '-C', str(tree / 'tools/testing/selftests/workqueue'),
-			    f'OUTPUT={kst}'], check=False)
+			    f'OUTPUT={kst}', *([f'CROSS_COMPILE={cross}', 'LDFLAGS=-static']
+					       if cross else [])], check=False)
 		if proc.returncode != 0:
 			raise HarnessError(f'kselftest build failed:\n{proc.stderr[-2000:]}')
 	log(f'built {flavour} kernel in {time.time() - start:.0f} s ({out})')
@@ -341,15 +374,16 @@ def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 	proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
 				stderr=subprocess.STDOUT, start_new_session=True)
 	timed_out = False
-	try:
-		if dumps:
-			_watch_dump_requests(proc, output, qmp, start + timeout,
-					     memory_bytes(memory) + (256 << 20))
-		qemu_out, _ = proc.communicate(timeout=max(1, start + timeout - time.time()))
-	except subprocess.TimeoutExpired:
-		timed_out = True
-		os.killpg(proc.pid, signal.SIGKILL)
-		qemu_out, _ = proc.communicate()
+	with Progress(f'guest {name}', lambda: boot_status(output)):
+		try:
+			if dumps:
+				_watch_dump_requests(proc, output, qmp, start + timeout,
+						     memory_bytes(memory) + (256 << 20))
+			qemu_out, _ = proc.communicate(timeout=max(1, start + timeout - time.time()))
+		except subprocess.TimeoutExpired:
+			timed_out = True
+			os.killpg(proc.pid, signal.SIGKILL)
+			qemu_out, _ = proc.communicate()
 	(logdir / 'qemu.log').write_bytes(qemu_out or b'')
 	seconds = time.time() - start
 	status = None
@@ -366,6 +400,20 @@ def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 	res = BootResult(status, timed_out, console, output,
 			 splat.find(lines), seconds)
 	return res
+
+
+def boot_status(output: Path) -> str:
+	"""What a guest's job is doing: the section it is in, from its output."""
+	section = ''
+	try:
+		for line in output.read_text(errors='replace').splitlines():
+			if line.startswith('wqbh-section-begin: '):
+				section = line.split(': ', 1)[1]
+			elif line.startswith('wqbh-section-end: '):
+				section = ''
+	except OSError:
+		return ''
+	return f'in {section}' if section else 'booting' if not output.stat().st_size else ''
 
 
 def _watch_dump_requests(proc: subprocess.Popen, output: Path, qmp: Path,
