@@ -189,12 +189,12 @@ class ConfigurationsTest(unittest.TestCase):
 		self.assertIn('ARCH=i386', cmd)
 		self.assertIn('CC=ccache gcc', cmd)
 
-	def test_check_symbols(self):
+	def test_config_mismatches(self):
 		config = 'CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=m\n'
-		self.assertEqual(configs._check_symbols(
+		self.assertEqual(kernel.config_mismatches(
 			Path('/nonexistent'), config,
 			['CONFIG_A=y', '# CONFIG_B is not set', 'CONFIG_C=m']), [])
-		wrong = configs._check_symbols(Path('/nonexistent'), config,
+		wrong = kernel.config_mismatches(Path('/nonexistent'), config,
 					       ['# CONFIG_A is not set', 'CONFIG_C=y'])
 		self.assertEqual(len(wrong), 2)
 
@@ -277,17 +277,26 @@ class Arm64Test(unittest.TestCase):
 		self.assertIn(kernel.EXIT_MARK, text)
 		self.assertIn('poweroff -f', text)
 
-	@unittest.skipUnless((DEFAULT_TREE / 'lib' / 'test_workqueue.c').exists(), 'no build/linux')
 	def test_job_and_manifest_agree(self):
-		job = arm64.test_job(4)
-		man = arm64.manifest(DEFAULT_TREE, 4)
-		sections = set(re.findall(r'^section (\S+) ', job, re.M))
-		self.assertEqual(sections, set(man))
-		self.assertEqual(set(man), {'arm64-' + s for s in arm64.SECTIONS})
-		self.assertIn('kst=/wqbh\n', job)
-		self.assertNotIn('drgn', job)
-		x86 = jobs.manifest(DEFAULT_TREE, 4, wq_dump=False, lockdep_last=True)
-		self.assertEqual(man['arm64-kselftest-workqueue'], x86['kselftest-workqueue'])
+		# a tree of its own: at unit-test time build/linux is the bare base
+		tmp = Path(tempfile.mkdtemp(prefix='wqbh-arm64-'))
+		try:
+			(tmp / 'lib').mkdir()
+			(tmp / 'lib' / 'test_workqueue.c').write_text(
+				'static const struct wq_test_case wq_test_cases[] = {\n'
+				'\t{ "self_free",\ttest_self_free },\n};\n')
+			job = arm64.test_job(4)
+			man = arm64.manifest(tmp, 4)
+			sections = set(re.findall(r'^section (\S+) ', job, re.M))
+			self.assertEqual(sections, set(man))
+			self.assertEqual(set(man), {'arm64-' + s for s in arm64.SECTIONS})
+			self.assertIn('kst=/wqbh\n', job)
+			self.assertNotIn('drgn', job)
+			x86 = jobs.manifest(tmp, 4, wq_dump=False, lockdep_last=True)
+			self.assertEqual(man['arm64-kselftest-workqueue'], x86['kselftest-workqueue'])
+			self.assertEqual(man['arm64-kselftest-workqueue'], ['self_free'])
+		finally:
+			shutil.rmtree(tmp)
 
 
 if __name__ == '__main__':

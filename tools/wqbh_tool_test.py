@@ -435,19 +435,6 @@ class ConversionsTest(unittest.TestCase):
 		self.assertIn(f'section conv-usb sh {conv.GUEST}/conv_usb.sh bench 64 /d ab || status=1', job)
 		self.assertIn(f'section conv-vt sh {conv.GUEST}/conv_vt.sh bench || status=1', job)
 
-	def test_stress_only_in_check_mode(self):
-		"""The teardown and hotplug stress sizes follow the peer's
-		arguments in check mode, and bench mode has none."""
-		args = {'usb': ['64', '/d', 'ab'], 'tsq': ['4242']}
-		check = conv.job(conv.CONVERSIONS, 'check', args)
-		self.assertIn(f'conv_usb.sh check 64 /d ab {conv.USB_UNBIND_CYCLES} || status=1', check)
-		self.assertIn(f'conv_ipmi.sh check {conv.IPMI_UNBIND_CYCLES} || status=1', check)
-		self.assertIn(f'conv_tsq.sh check 4242 {conv.TSQ_HOTPLUG_CYCLES} || status=1', check)
-		self.assertIn('conv_vt.sh check || status=1', check)
-		bench_job = conv.job(conv.CONVERSIONS, 'bench', args)
-		self.assertIn('conv_ipmi.sh bench || status=1', bench_job)
-		self.assertIn('conv_tsq.sh bench 4242 || status=1', bench_job)
-
 	def test_workload_lines_parse(self):
 		t = bench.parse(['wqbh-bench: workload usb-xhci write_kib_s 9000 read_kib_s 12000',
 				 'wqbh-bench: workload vt toggles_per_s 800 us_per_toggle 1250'])

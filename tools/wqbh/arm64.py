@@ -20,14 +20,13 @@ QEMU's settings are in tools/qemu_configs/arm64.py.
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
 from typing import Callable, List, Optional
 
-from . import jobs, kernel, splat
-from .common import BUILD, GUEST, LOGS, HarnessError, log, run
+from . import jobs, kernel
+from .common import BUILD, GUEST, HarnessError, log, run
 from .results import Results
 
 ARCH = 'arm64'
@@ -157,45 +156,14 @@ def boot(t: Path, out: Path, job: str, name: str, smp: int = 4, memory: str = '2
 	script text `job`; as kernel.boot(), its console and output in
 	build/logs/NAME/."""
 	qc = kernel.qemu_config(ARCH)
-	image = out / qc.KERNEL_IMAGE
-	if not image.exists():
-		raise HarnessError(f'no kernel image at {image}: build first')
-	logdir = LOGS / name
-	logdir.mkdir(parents=True, exist_ok=True)
-	console, output = logdir / 'console.log', logdir / 'output.log'
-	for p in (console, output):
-		p.write_text('')
-	jobfile = logdir / 'job.sh'
-	jobfile.write_text('#!/bin/sh\n' + job + '\n')
+	image, logdir, console, output, jobfile = kernel.guest_files(out, qc, name, job)
 	initrd = make_initramfs(t, out, jobfile, logdir / 'initramfs.cpio')
 	cmd = qemu_args(qc, image, initrd, kernel_cmdline(qc), console, output, smp, memory)
 	(logdir / 'qemu.cmd').write_text(' '.join(shlex.quote(c) for c in cmd) + '\n')
 	log(f'booting {name}: {out.name} ({ARCH}), {smp} CPUs, log {console}')
-	start = time.time()
-	proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-				stderr=subprocess.STDOUT, start_new_session=True)
-	timed_out = False
-	try:
-		qemu_out, _ = proc.communicate(timeout=timeout)
-	except subprocess.TimeoutExpired:
-		timed_out = True
-		os.killpg(proc.pid, signal.SIGKILL)
-		qemu_out, _ = proc.communicate()
-	(logdir / 'qemu.log').write_bytes(qemu_out or b'')
-	seconds = time.time() - start
-	status = None
-	for line in output.read_text(errors='replace').splitlines():
-		if line.startswith(kernel.EXIT_MARK):
-			try:
-				status = int(line[len(kernel.EXIT_MARK):].strip())
-			except ValueError:
-				pass
-	if proc.returncode not in (0, None) and not timed_out and status is None:
-		msg = (qemu_out or b'').decode(errors='replace').strip()[-1500:]
-		raise HarnessError(f'QEMU failed to start (exit {proc.returncode}):\n{msg}')
-	lines = console.read_text(errors='replace').splitlines()
-	log(f'{name}: guest ran {seconds:.0f} s')
-	return kernel.BootResult(status, timed_out, console, output, splat.find(lines), seconds)
+	res = kernel.run_guest(cmd, name, logdir, console, output, timeout)
+	log(f'{name}: guest ran {res.seconds:.0f} s')
+	return res
 
 
 # The sections of the x86_64 job that apply here: no wq_dump.py (no

@@ -243,30 +243,6 @@ def _run_make(src: Path, cmd: List[str], logfile: Path) -> Tuple[int, str]:
 	return proc.returncode, proc.stdout
 
 
-def _check_symbols(src: Path, config: str, lines: List[str]) -> List[str]:
-	"""The symbols of `lines` that did not come out as asked in the
-	.config text `config` (symbols the tree doesn't have are left out)."""
-	want = {}
-	for line in lines:
-		m = re.match(r'^(CONFIG_\w+)=(.*)$', line.strip()) or \
-		    re.match(r'^# (CONFIG_\w+) is not set$', line.strip())
-		if m:
-			want[m.group(1)] = m.group(2) if m.lastindex == 2 else 'n'
-	wrong = []
-	for sym, val in want.items():
-		have = re.search(rf'^{sym}=(.*)$', config, re.M)
-		if val == 'n':
-			if have:
-				wrong.append(f'{sym} unset (got: {have.group(0)})')
-			continue
-		if have and have.group(1) == val:
-			continue
-		if not have and not kernel._symbol_exists(src, sym[7:]):
-			continue
-		wrong.append(f'{sym}={val} (got: {have.group(0) if have else "not set"})')
-	return wrong
-
-
 # What a configuration is made of besides its recipe: the tree's Kconfig
 # files, configuration fragments and kconfig itself.
 KCONFIG_PATHS = ['*Kconfig*', 'arch/*/configs/*', 'kernel/configs/*', 'scripts/kconfig/*',
@@ -317,7 +293,7 @@ def configure(src: Path, cfg: Config) -> Path:
 	if rc:
 		raise HarnessError(f'{cfg.name}: merging the fragment failed; log {logfile}:\n'
 				   + '\n'.join(text.splitlines()[-10:]))
-	wrong = _check_symbols(src, (out / '.config').read_text(), cfg.fragment)
+	wrong = kernel.config_mismatches(src, (out / '.config').read_text(), cfg.fragment)
 	if wrong:
 		raise HarnessError(f'{cfg.name}: the configuration does not have what it asks:\n  '
 				   + '\n  '.join(wrong))

@@ -120,6 +120,33 @@ def allow_preempt_rt(tree: Path) -> None:
 	kconfig.write_text(text.replace(X86_CONFIG, X86_CONFIG + '\tselect ARCH_SUPPORTS_RT\n', 1))
 
 
+def config_mismatches(tree: Path, config: str, lines: List[str]) -> List[str]:
+	"""The symbols of the fragment `lines` that did not come out as asked
+	in the .config text `config`; the last word on each symbol wins, as
+	in kconfig, and symbols `tree` doesn't have are left out (e.g. a test
+	module of a later patch)."""
+	want = {}
+	for line in lines:
+		m = re.match(r'^(CONFIG_\w+)=(.*)$', line.strip()) or \
+		    re.match(r'^# (CONFIG_\w+) is not set$', line.strip())
+		if m:
+			want[m.group(1)] = m.group(2) if m.lastindex == 2 else 'n'
+	wrong = []
+	for sym, val in want.items():
+		have = re.search(rf'^{sym}=(.*)$', config, re.M)
+		if val == 'n':
+			if have:
+				wrong.append(f'{sym} unset (got: {have.group(0)})')
+			continue
+		if have and have.group(1) == val:
+			continue
+		if not have and f'# {sym} is not set' not in config \
+		   and not _symbol_exists(tree, sym[7:]):
+			continue
+		wrong.append(f'{sym}={val} (got: {have.group(0) if have else "not set or unmet dependencies"})')
+	return wrong
+
+
 def configure(tree: Path, flavour: str) -> Path:
 	"""allnoconfig with the flavour's fragments forced; verify the result."""
 	out = out_dir(tree, flavour)
@@ -142,26 +169,7 @@ def configure(tree: Path, flavour: str) -> Path:
 		    f'KCONFIG_ALLCONFIG={out.name}/wqbh.config', 'allnoconfig'], cwd=tree, check=False)
 	if proc.returncode != 0:
 		raise HarnessError(f'kernel configuration failed:\n{proc.stderr[-3000:]}')
-	config = (out / '.config').read_text()
-	want = {}	# the last word on each symbol wins, as in kconfig
-	for line in lines:
-		m = re.match(r'^(CONFIG_\w+)=(.*)$', line.strip()) or \
-		    re.match(r'^# (CONFIG_\w+) is not set$', line.strip())
-		if m:
-			want[m.group(1)] = m.group(2) if m.lastindex == 2 else 'n'
-	wrong = []
-	for sym, val in want.items():
-		have = re.search(rf'^{sym}=(.*)$', config, re.M)
-		if val == 'n':
-			if have:
-				wrong.append(f'{sym} unset (got: {have.group(0)})')
-			continue
-		if have and have.group(1) == val:
-			continue
-		if not have and f'# {sym} is not set' not in config \
-		   and not _symbol_exists(tree, sym[7:]):
-			continue	# not in this tree (e.g. a test of a later patch)
-		wrong.append(f'{sym}={val} (got: {have.group(0) if have else "not set or unmet dependencies"})')
+	wrong = config_mismatches(tree, (out / '.config').read_text(), lines)
 	if wrong:
 		raise HarnessError(f'{flavour} config does not have what kernel-config/ asks:\n  '
 				   + '\n  '.join(wrong))
@@ -334,16 +342,7 @@ def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 	vmcoreinfo, which drgn reads) and then create PATH.done.
 	"""
 	qc = qemu_config(arch)
-	image = out / qc.KERNEL_IMAGE
-	if not image.exists():
-		raise HarnessError(f'no kernel image at {image}: build first')
-	logdir = LOGS / name
-	logdir.mkdir(parents=True, exist_ok=True)
-	console, output = logdir / 'console.log', logdir / 'output.log'
-	for p in (console, output):
-		p.write_text('')
-	jobfile = logdir / 'job.sh'
-	jobfile.write_text('#!/bin/sh\n' + job + '\n')
+	image, logdir, console, output, jobfile = guest_files(out, qc, name, job)
 	modroot = out / 'modroot'
 	cmdline = ['root=/dev/root', 'rootfstype=9p',
 		   'rootflags=trans=virtio,version=9p2000.L,msize=262144', 'ro',
@@ -370,15 +369,45 @@ def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 	(logdir / 'qemu.cmd').write_text(' '.join(shlex.quote(c) for c in cmd) + '\n')
 	if not quiet:
 		log(f'booting {name}: {out.name}, {smp} CPUs, log {console}')
+	need = memory_bytes(memory) + (256 << 20)
+
+	def watch(proc: subprocess.Popen, deadline: float) -> None:
+		_watch_dump_requests(proc, output, qmp, deadline, need)
+	return run_guest(cmd, name, logdir, console, output, timeout, watch if dumps else None)
+
+
+def guest_files(out: Path, qc, name: str, job: str):
+	"""The kernel image of `out` for QEMU settings `qc`, and a boot's files
+	in build/logs/NAME/, emptied: (image, logdir, console.log, output.log,
+	job.sh with the shell script text `job`)."""
+	image = out / qc.KERNEL_IMAGE
+	if not image.exists():
+		raise HarnessError(f'no kernel image at {image}: build first')
+	logdir = LOGS / name
+	logdir.mkdir(parents=True, exist_ok=True)
+	console, output = logdir / 'console.log', logdir / 'output.log'
+	for p in (console, output):
+		p.write_text('')
+	jobfile = logdir / 'job.sh'
+	jobfile.write_text('#!/bin/sh\n' + job + '\n')
+	return image, logdir, console, output, jobfile
+
+
+def run_guest(cmd: List[str], name: str, logdir: Path, console: Path, output: Path,
+	      timeout: int, watch=None) -> BootResult:
+	"""Run QEMU (`cmd`) until the guest powers off or `timeout` seconds
+	pass, saying meanwhile what its job is doing; then its exit status
+	(the job's `wqbh-exit-status:` line) and the splats of its console.
+	`watch(proc, deadline)`, if given, runs while the guest does and
+	raises subprocess.TimeoutExpired at the deadline."""
 	start = time.time()
 	proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
 				stderr=subprocess.STDOUT, start_new_session=True)
 	timed_out = False
 	with Progress(f'guest {name}', lambda: boot_status(output)):
 		try:
-			if dumps:
-				_watch_dump_requests(proc, output, qmp, start + timeout,
-						     memory_bytes(memory) + (256 << 20))
+			if watch:
+				watch(proc, start + timeout)
 			qemu_out, _ = proc.communicate(timeout=max(1, start + timeout - time.time()))
 		except subprocess.TimeoutExpired:
 			timed_out = True
@@ -397,9 +426,7 @@ def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 		msg = (qemu_out or b'').decode(errors='replace').strip()[-1500:]
 		raise HarnessError(f'QEMU failed to start (exit {proc.returncode}):\n{msg}')
 	lines = console.read_text(errors='replace').splitlines()
-	res = BootResult(status, timed_out, console, output,
-			 splat.find(lines), seconds)
-	return res
+	return BootResult(status, timed_out, console, output, splat.find(lines), seconds)
 
 
 def boot_status(output: Path) -> str:
