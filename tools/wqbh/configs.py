@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from . import kernel, tree
-from .common import BASE_TAG, BRANCH, BUILD, HarnessError, git, log, run
+from .common import BASE_TAG, BRANCH, BUILD, HarnessError, Progress, git, log, run
 from .results import Results
 
 # Debian's configuration of its 6.1 amd64 kernel (package linux-config-6.1).
@@ -485,12 +485,22 @@ def check_configs(res: Results, t: Path, only: Optional[List[str]] = None) -> Di
 			return compile_pair(cfg, series, base, c_files, watch)
 		except HarnessError as e:
 			return e
-	with concurrent.futures.ThreadPoolExecutor(2) as pool:
-		jobs = {cfg.name: pool.submit(one, cfg) for cfg in chosen if cfg.flavour != 'rt'}
-		got = {name: job.result() for name, job in jobs.items()}
-	for cfg in chosen:
-		if cfg.flavour == 'rt':
-			got[cfg.name] = one(cfg)
+	done: List[str] = []
+
+	def status() -> str:
+		return f'{len(done)} of {len(chosen)} done' + (f' (last: {done[-1]})' if done else '')
+
+	def counted(cfg: Config):
+		pair = one(cfg)
+		done.append(cfg.name)
+		return pair
+	with Progress(f'compiling the touched files under {len(chosen)} configurations', status):
+		with concurrent.futures.ThreadPoolExecutor(2) as pool:
+			jobs = {cfg.name: pool.submit(counted, cfg) for cfg in chosen if cfg.flavour != 'rt'}
+			got = {name: job.result() for name, job in jobs.items()}
+		for cfg in chosen:
+			if cfg.flavour == 'rt':
+				got[cfg.name] = counted(cfg)
 	for cfg in chosen:
 		pair = got[cfg.name]
 		if isinstance(pair, HarnessError):
