@@ -8,8 +8,10 @@ TREE ?=
 BRANCH ?= wqbh
 FLAVOUR ?= debug
 SMP ?= 4
+DURATION ?= 60
+SEED ?= 1
 
-.PHONY: run check check-harness apply export build boot bisect bench conv conv-bench splat help
+.PHONY: run check check-harness apply export build boot bisect bench conv conv-bench splat torture torture-mutants help
 
 help:
 	@echo "make run                    main job: base tree, apply, build, boot in QEMU, kselftests, wq_dump.py"
@@ -23,6 +25,9 @@ help:
 	@echo "make bisect                 full build after each patch (slow)"
 	@echo "make conv                   the converted tasklet users under their workloads"
 	@echo "make conv-bench             their numbers, base kernel against the series"
+	@echo "make torture [DURATION=s] [SEED=n] [FLAVOUR=debug|bench]"
+	@echo "                            torture test of work items in QEMU, with CPU hotplug"
+	@echo "make torture-mutants        each planted bug of tools/test_data/mutants/: caught?"
 	@echo "make splat LOG=FILE         kernel splats (BUG, WARNING, KASAN, ...) in a console log"
 
 $(PY):
@@ -65,3 +70,9 @@ conv-bench: | $(PY)
 splat: | $(PY)
 	@if [ -z "$(LOG)" ]; then echo "usage: make splat LOG=FILE" >&2; exit 2; fi
 	$(WQBH) --no-deps splat "$(LOG)"
+
+torture: | $(PY)
+	$(WQBH) torture --flavour $(FLAVOUR) --smp $(SMP) --duration $(DURATION) --seed $(SEED)
+
+torture-mutants: | $(PY)
+	$(WQBH) torture-mutants --smp $(SMP) --duration $(DURATION) --seed $(SEED)

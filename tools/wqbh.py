@@ -557,6 +557,7 @@ def run_checks(res: Results, args) -> None:
 			check_sparse(res, t, out)
 			check_kernel_doc(res, t)
 			check_debug_boot(res, t, out, args)
+			check_torture(res, t, out, args)
 			check_conversions(res, t, out, args)
 		arm64.check_arm64(res, t, args, report_boot)
 	check_base_kernel(res, t, args)
@@ -580,6 +581,33 @@ def check_debug_boot(res: Results, t: Path, out: Path, args) -> None:
 	else:
 		res.add('wq-dump-core: wq_dump.py on a dump with parked BH items',
 			'skip', 'needs a second CPU to park items on (--smp 2 or more)')
+
+
+def check_torture(res: Results, t: Path, out: Path, args) -> None:
+	"""A short torture run with a fixed seed and CPU hotplug on the debug
+	kernel (lib/test_wqtorture.c, see tools/wqbh/torture.py): its KTAP
+	cases are results, its statistics go to the log."""
+	from wqbh import torture
+	if not (t / 'lib' / 'test_wqtorture.c').exists():
+		res.add('torture: lib/test_wqtorture.c is in the series', 'fail',
+			'the series has no torture test module')
+		return
+	if args.smp < 2:
+		res.add('torture: CPU hotplug during the run', 'skip',
+			'needs a second CPU to unplug (--smp 2 or more)')
+		return
+	try:
+		boot, st = torture.run_torture(t, 'debug', torture.CHECK_DURATION,
+					       torture.CHECK_SEED, True, args.smp,
+					       args.timeout or torture.CHECK_DURATION +
+					       torture.BOOT_MARGIN, 'check-torture')
+	except HarnessError as e:
+		res.add('torture: boots, runs the job, no splat in the console', 'fail', str(e))
+		return
+	report_boot(res, 'torture', boot, torture.manifest(t), tree_path=t)
+	if st:
+		for line in torture.summary(st).splitlines():
+			log(f'torture: {line}' if line else 'torture:')
 
 
 def cmd_apply(args) -> int:
