@@ -10,11 +10,16 @@ the output of real runs in test_data/torture/:
 Run: /usr/bin/python3 -m unittest tools/torture_test.py
 """
 
+import argparse
+import contextlib
+import importlib.util
+import io
 import shutil
 import subprocess
 import sys
 import tempfile
 import unittest
+from unittest import mock
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -258,6 +263,96 @@ class MutantTest(unittest.TestCase):
 		self.assertIn('1.2 s', text)
 		self.assertIn('MISSED', text)
 		self.assertIn('1 of 2 mutants caught', text)
+
+
+def load_cli():
+	"""tools/wqbh.py (the CLI; the name `wqbh` is the package's)."""
+	spec = importlib.util.spec_from_file_location(
+		'wqbh_cli', Path(__file__).resolve().parent / 'wqbh.py')
+	mod = importlib.util.module_from_spec(spec)
+	spec.loader.exec_module(mod)
+	return mod
+
+
+@unittest.skipUnless((DEFAULT_TREE / 'tools/testing/kunit/kunit_parser.py').exists(),
+		     'base tree not made yet')
+class CheckTest(unittest.TestCase):
+	"""make check's torture stage (check_torture() of tools/wqbh.py)."""
+
+	def setUp(self):
+		self.cli = load_cli()
+		self.tmp = Path(tempfile.mkdtemp(prefix='wqbh-check-torture-'))
+		self.tree = fake_tree(ManifestTest.TABLE.replace(
+			'};', '\t[WQT_V_FLUSH]\t  = { "flush", "x" },\n};'))
+		# the base tree's KTAP parser, as in a real tree
+		(self.tree / 'tools' / 'testing').mkdir(parents=True)
+		(self.tree / 'tools' / 'testing' / 'kunit').symlink_to(
+			DEFAULT_TREE / 'tools' / 'testing' / 'kunit')
+		self.calls = []
+
+	def tearDown(self):
+		shutil.rmtree(self.tmp)
+		shutil.rmtree(self.tree)
+
+	def check(self, output, smp=4, exit_status=0):
+		"""Run check_torture() with the guest's output `output` (lines)."""
+		boot = boot_result(self.tmp, exit_status=exit_status)
+		boot.output.write_text('\n'.join(output) + '\n')
+
+		def fake_run(*args, **kwargs):
+			self.calls.append(args)
+			secs = jobs.sections(output)
+			return boot, torture.parse(secs.get(torture.SECTION, ([], 0))[0])
+		res = self.cli.Results(skips_fail=smp == self.cli.CHECK_SMP)
+		args = argparse.Namespace(smp=smp, timeout=0)
+		with mock.patch.object(torture, 'run_torture', fake_run), \
+		     contextlib.redirect_stdout(io.StringIO()), \
+		     contextlib.redirect_stderr(io.StringIO()):
+			self.cli.check_torture(res, self.tree, self.tmp, args)
+		return {r.name: r.status for r in res.items}
+
+	def report(self, failed=()):
+		lines = ['wqbh-section-begin: wqtorture', 'KTAP version 1', '1..4',
+			 '# wqtorture: seed 1, 60000 ms, 4 threads, hotplug on, 64 items, 4 CPUs']
+		for i, case in enumerate(['coverage', 'doubled', 'lost', 'flush']):
+			lines.append(f'{"not ok" if case in failed else "ok"} {i + 1} {case}')
+		return lines + ['wqbh-section-end: wqtorture 0', 'wqbh-exit-status: 0']
+
+	def test_every_case_is_a_result(self):
+		got = self.check(self.report())
+		for case in ('coverage', 'doubled', 'lost', 'flush'):
+			self.assertEqual(got.get(f'wqtorture: {case}'), 'pass', case)
+		self.assertEqual(got.get('torture: boots, runs the job, no splat in the console'),
+				 'pass')
+		args = self.calls[0]
+		self.assertEqual(args[1:6], ('debug', torture.CHECK_DURATION, torture.CHECK_SEED,
+					     True, 4))
+
+	def test_a_violation_fails_its_case(self):
+		got = self.check(self.report(failed=['lost']), exit_status=1)
+		self.assertEqual(got['wqtorture: lost'], 'fail')
+		self.assertEqual(got['torture: boots, runs the job, no splat in the console'],
+				 'fail')
+
+	def test_a_missing_case_fails_by_name(self):
+		lines = [ln for ln in self.report() if not ln.endswith(' flush')]
+		got = self.check(lines)
+		self.assertEqual(got['wqtorture: flush'], 'fail')
+
+	def test_no_report_fails(self):
+		got = self.check(['wqbh-exit-status: 1'], exit_status=1)
+		self.assertEqual(got['torture: wqtorture'], 'fail')
+
+	def test_one_cpu_skips_and_the_defaults_fail_on_it(self):
+		got = self.check(self.report(), smp=1)
+		self.assertEqual(list(got.values()), ['skip'])
+		self.assertEqual(self.calls, [])
+
+	def test_no_module_fails(self):
+		(self.tree / 'lib' / 'test_wqtorture.c').unlink()
+		got = self.check(self.report())
+		self.assertEqual(list(got.values()), ['fail'])
+		self.assertEqual(self.calls, [])
 
 
 if __name__ == '__main__':
