@@ -314,6 +314,72 @@ class BenchTest(unittest.TestCase):
 		self.assertNotIn('Traceback', text)
 
 
+class EarlyFailureTest(unittest.TestCase):
+	"""A guest that goes wrong before init is booted again, not failed."""
+
+	PRT = ('ACPI: \\_SB_.LNKC: ... AE_AML_LOOP_TIMEOUT\n'
+	       'virtio-pci 0000:00:02.0: PCI INT A: can\'t derive routing for PCI INT A\n')
+
+	def test_reasons(self):
+		self.assertIn('ACPI PCI interrupt routing', kernel.early_failure(self.PRT, 0))
+		self.assertIn('no console output', kernel.early_failure('Linux version 6.1\n',
+									kernel.EARLY_STALL + 1))
+		self.assertIsNone(kernel.early_failure('Linux version 6.1\n', 10))
+		# once init runs, a quiet console is the job's business
+		self.assertIsNone(kernel.early_failure(self.PRT + 'Run /sbin/init as init process\n',
+						       10 ** 6))
+
+	def results(self, *early):
+		tmp = Path(tempfile.mkdtemp(prefix='wqbh-early-'))
+		self.addCleanup(shutil.rmtree, tmp)
+		return [kernel.BootResult(None if e else 0, False, tmp / 'c', tmp / 'o', [], 1.0, e)
+			for e in early]
+
+	def test_boot_again_after_an_early_failure(self):
+		seq = self.results('ACPI PCI interrupt routing timed out (host load)', None)
+		calls = []
+
+		def once(out, job, name, **kwargs):
+			calls.append(kwargs)
+			return seq[len(calls) - 1]
+		orig = kernel.boot_once
+		kernel.boot_once = once
+		try:
+			res = kernel.boot(Path('/nonexistent'), 'true', 'x', smp=3)
+		finally:
+			kernel.boot_once = orig
+		self.assertEqual(len(calls), 2)
+		self.assertEqual(calls[0], {'smp': 3})
+		self.assertEqual(res.exit_status, 0)
+
+	def test_gives_up_with_a_clear_error(self):
+		seq = self.results(*['stalled'] * kernel.BOOT_TRIES)
+		orig = kernel.boot_once
+		kernel.boot_once = lambda *a, **k: seq.pop(0)
+		try:
+			with self.assertRaisesRegex(HarnessError, 'went wrong before init'):
+				kernel.boot(Path('/nonexistent'), 'true', 'x')
+		finally:
+			kernel.boot_once = orig
+		self.assertEqual(seq, [])
+
+	def test_watcher_kills_the_guest(self):
+		tmp = Path(tempfile.mkdtemp(prefix='wqbh-early-'))
+		self.addCleanup(shutil.rmtree, tmp)
+		console = tmp / 'console.log'
+		console.write_text(self.PRT)
+		proc = subprocess.Popen(['sleep', '60'], start_new_session=True)
+		why = []
+		stop = kernel.threading.Event()
+		kernel._watch_early(proc, console, stop, why, period=0.05)
+		self.assertEqual(proc.wait(timeout=10), -9)
+		self.assertEqual(len(why), 1)
+
+	def test_describe_says_so(self):
+		res = self.results('stalled')[0]
+		self.assertIn('stopped before init: stalled', res.describe())
+
+
 class ConfigTest(unittest.TestCase):
 	def test_flavours_have_fragments(self):
 		for flavour in kernel.FLAVOURS:

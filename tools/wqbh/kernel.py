@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,6 +251,8 @@ class BootResult:
 	output: Path
 	splats: List[splat.Splat] = field(default_factory=list)
 	seconds: float = 0.0
+	# why the guest was stopped before it ran init (see early_failure())
+	early: Optional[str] = None
 
 	def output_lines(self) -> List[str]:
 		return self.output.read_text(errors='replace').splitlines()
@@ -260,7 +263,9 @@ class BootResult:
 	def describe(self) -> str:
 		"""Why a boot failed, naming the console line of a splat."""
 		why = []
-		if self.timed_out:
+		if self.early:
+			why.append(f'stopped before init: {self.early}')
+		elif self.timed_out:
 			why.append(f'timed out after {self.seconds:.0f} s')
 		elif self.exit_status is None:
 			why.append('the guest did not report an exit status (crash or panic?)')
@@ -328,10 +333,43 @@ def serve_dump_request(sock: Path, line: str, need_bytes: int = 0) -> None:
 		Path(path + '.done').touch()
 
 
-def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
-	 timeout: int = 900, arch: str = 'x86_64', qmp: Optional[Path] = None,
-	 extra_args: Optional[List[str]] = None, quiet: bool = False,
-	 dumps: bool = False, extra_cmdline: Optional[List[str]] = None) -> BootResult:
+# A guest that goes wrong before it runs init says nothing about the
+# kernel, only about the host: under heavy load, the ACPI _PRT method of
+# QEMU's PC machine can run past ACPICA's loop timeout, the virtio-pci
+# device of the 9p root gets no interrupt and the root never mounts.
+EARLY_FAILURE = "can't derive routing for PCI INT"
+EARLY_STALL = 300	# seconds without console output before init
+BOOT_TRIES = 5
+
+
+def early_failure(console: str, quiet_for: float) -> Optional[str]:
+	"""Why a guest whose console reads `console` and has been quiet for
+	`quiet_for` seconds went wrong before running init, or None."""
+	if 'Run /' in console:
+		return None
+	if EARLY_FAILURE in console:
+		return 'ACPI PCI interrupt routing timed out (host load)'
+	if quiet_for > EARLY_STALL:
+		return f'no console output for {EARLY_STALL} s before init (host load)'
+	return None
+
+
+def boot(out: Path, job: str, name: str, **kwargs) -> BootResult:
+	"""boot_once(), again (up to BOOT_TRIES times in all) while the guest
+	goes wrong before it runs init, which says nothing about the kernel."""
+	for attempt in range(1, BOOT_TRIES + 1):
+		res = boot_once(out, job, name, **kwargs)
+		if not res.early:
+			return res
+		log(f'{name}: boot {attempt} went wrong before init: {res.early}'
+		    + ('; booting again' if attempt < BOOT_TRIES else ''))
+	raise HarnessError(f'{name}: {BOOT_TRIES} boots went wrong before init ({res.early})')
+
+
+def boot_once(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
+	      timeout: int = 900, arch: str = 'x86_64', qmp: Optional[Path] = None,
+	      extra_args: Optional[List[str]] = None, quiet: bool = False,
+	      dumps: bool = False, extra_cmdline: Optional[List[str]] = None) -> BootResult:
 	"""Boot the kernel in `out` and run the shell script text `job` as root.
 
 	The guest's root is the host's / over virtio-9p, read-only; /run, /tmp,
@@ -376,6 +414,30 @@ def boot(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 	return run_guest(cmd, name, logdir, console, output, timeout, watch if dumps else None)
 
 
+def _watch_early(proc: subprocess.Popen, console: Path, stop: threading.Event,
+		 why: List[str], period: float = 5) -> None:
+	"""Kill the guest `proc` if it goes wrong before running init (see
+	early_failure()), appending the reason to `why`."""
+	last, since = None, time.time()
+	while not stop.wait(period):
+		try:
+			text = console.read_text(errors='replace')
+		except OSError:
+			continue
+		if text != last:
+			last, since = text, time.time()
+		reason = early_failure(text, time.time() - since)
+		if reason:
+			why.append(reason)
+			try:
+				os.killpg(proc.pid, signal.SIGKILL)
+			except ProcessLookupError:
+				pass
+			return
+		if 'Run /' in text:
+			return
+
+
 def guest_files(out: Path, qc, name: str, job: str):
 	"""The kernel image of `out` for QEMU settings `qc`, and a boot's files
 	in build/logs/NAME/, emptied: (image, logdir, console.log, output.log,
@@ -404,6 +466,11 @@ def run_guest(cmd: List[str], name: str, logdir: Path, console: Path, output: Pa
 	proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
 				stderr=subprocess.STDOUT, start_new_session=True)
 	timed_out = False
+	early: List[str] = []
+	stop = threading.Event()
+	watcher = threading.Thread(target=_watch_early, args=(proc, console, stop, early),
+				   daemon=True)
+	watcher.start()
 	with Progress(f'guest {name}', lambda: boot_status(output)):
 		try:
 			if watch:
@@ -413,8 +480,13 @@ def run_guest(cmd: List[str], name: str, logdir: Path, console: Path, output: Pa
 			timed_out = True
 			os.killpg(proc.pid, signal.SIGKILL)
 			qemu_out, _ = proc.communicate()
+		finally:
+			stop.set()
+			watcher.join()
 	(logdir / 'qemu.log').write_bytes(qemu_out or b'')
 	seconds = time.time() - start
+	if early:
+		return BootResult(None, False, console, output, [], seconds, early[0])
 	status = None
 	for line in output.read_text(errors='replace').splitlines():
 		if line.startswith(EXIT_MARK):

@@ -22,14 +22,13 @@ caught the bug.
 """
 
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from . import jobs, kernel, splat, tree
-from .common import BRANCH, BUILD, LOGS, REPO, HarnessError, git, log, run
+from .common import BRANCH, BUILD, REPO, HarnessError, git, log, run
 
 MUTANTS = REPO / 'tools' / 'test_data' / 'mutants'
 MUTANT_TREE = BUILD / 'linux-mutant'
@@ -189,76 +188,14 @@ def summary(st: Stats) -> str:
 	return '\n'.join(out) + '\n'
 
 
-# A guest that went wrong before running init, for reasons of the host:
-# under heavy load QEMU's ACPI _PRT method exceeds ACPICA's loop timeout,
-# the virtio-pci device gets no interrupt and the 9p root never comes.
-EARLY_FAILURE = "can't derive routing for PCI INT"
-EARLY_STALL = 300	# seconds without console output before init
-BOOT_TRIES = 5
-
-
-def early_failure(console: str, quiet_for: float) -> Optional[str]:
-	"""Why a boot whose console reads `console` and has been quiet for
-	`quiet_for` seconds went wrong before init, or None."""
-	if 'Run /' in console:
-		return None
-	if EARLY_FAILURE in console:
-		return 'ACPI PCI interrupt routing timed out (host load)'
-	if quiet_for > EARLY_STALL:
-		return f'no console output for {EARLY_STALL} s before init (host load)'
-	return None
-
-
-def _watch_early(console: Path, stop: threading.Event, why: List[str]) -> None:
-	"""Kill our own guest (found by its console log, which is unique to
-	its log directory) if it went wrong before init."""
-	last, since = None, time.time()
-	while not stop.wait(5):
-		try:
-			text = console.read_text(errors='replace')
-		except OSError:
-			continue
-		if text != last:
-			last, since = text, time.time()
-		reason = early_failure(text, time.time() - since)
-		if reason:
-			why.append(reason)
-			pids = run(['pgrep', '-f', '--', f'-serial file:{console}'], check=False)
-			for pid in pids.stdout.split():
-				run(['kill', pid], check=False)
-			return
-
-
-def boot_retrying(out: Path, job_text: str, name: str, smp: int,
-		  timeout: int) -> kernel.BootResult:
-	"""kernel.boot(), booted again (up to BOOT_TRIES times) when the guest
-	went wrong before running init: that says nothing about the kernel."""
-	console = LOGS / name / 'console.log'
-	for attempt in range(1, BOOT_TRIES + 1):
-		console.parent.mkdir(parents=True, exist_ok=True)
-		console.write_text('')
-		stop, why = threading.Event(), []
-		watcher = threading.Thread(target=_watch_early, args=(console, stop, why),
-					   daemon=True)
-		watcher.start()
-		try:
-			boot = kernel.boot(out, job_text, name, smp=smp, timeout=timeout)
-		finally:
-			stop.set()
-			watcher.join()
-		if not why:
-			return boot
-		log(f'{name}: boot {attempt} went wrong before init: {why[0]}; booting again')
-	raise HarnessError(f'{name}: {BOOT_TRIES} boots went wrong before init ({why[0]})')
-
-
 def run_torture(tree_path: Path, flavour: str, duration: int, seed: int, hotplug: bool,
 		smp: int, timeout: int, name: str,
 		extra: str = '') -> Tuple[kernel.BootResult, Optional[Stats]]:
 	"""Boot the `flavour` kernel built in `tree_path`, run the torture, and
 	return the boot and the statistics of its report, if any."""
 	out = kernel.out_dir(tree_path, flavour)
-	boot = boot_retrying(out, job(duration, seed, hotplug, extra), name, smp, timeout)
+	boot = kernel.boot(out, job(duration, seed, hotplug, extra), name, smp=smp,
+			   timeout=timeout)
 	secs = jobs.sections(boot.output_lines())
 	lines = secs.get(SECTION, ([], -1))[0]
 	return boot, parse(lines)
