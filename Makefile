@@ -10,6 +10,7 @@ FLAVOUR ?= debug
 SMP ?= 4
 DURATION ?= 60
 SEED ?= 1
+BOOTS ?= 3
 
 .PHONY: run check check-harness apply export build boot bisect bench conv conv-bench splat torture torture-mutants help
 
@@ -21,10 +22,10 @@ help:
 	@echo "make export                 regenerate patches/ and series from build/linux (branch wqbh)"
 	@echo "make build [FLAVOUR=bench]  build a test kernel (debug or bench)"
 	@echo "make boot CMD='...'         run a command in a guest"
-	@echo "make bench                  latency and throughput: tasklets against BH work items"
+	@echo "make bench [BOOTS=n]        latency and throughput: tasklets against BH work items"
 	@echo "make bisect                 full build after each patch (slow)"
 	@echo "make conv                   the converted tasklet users under their workloads"
-	@echo "make conv-bench             their numbers, base kernel against the series"
+	@echo "make conv-bench [BOOTS=n]   their numbers, base kernel against the series"
 	@echo "make torture [DURATION=s] [SEED=n] [FLAVOUR=debug|bench]"
 	@echo "                            torture test of work items in QEMU, with CPU hotplug"
 	@echo "make torture-mutants        each planted bug of tools/test_data/mutants/: caught?"
@@ -59,13 +60,13 @@ bisect: | $(PY)
 	$(WQBH) bisect
 
 bench: | $(PY)
-	$(WQBH) bench
+	$(WQBH) bench --boots $(BOOTS)
 
 conv: | $(PY)
 	$(WQBH) conv
 
 conv-bench: | $(PY)
-	$(WQBH) conv --bench
+	$(WQBH) conv --bench --boots $(BOOTS)
 
 splat: | $(PY)
 	@if [ -z "$(LOG)" ]; then echo "usage: make splat LOG=FILE" >&2; exit 2; fi

@@ -380,6 +380,21 @@ class EarlyFailureTest(unittest.TestCase):
 		self.assertIn('stopped before init: stalled', res.describe())
 
 
+class DepsTest(unittest.TestCase):
+	def test_non_debian_host_gets_a_message(self):
+		"""No dpkg-query: one clear error naming the packages, no traceback."""
+		from wqbh import deps
+		orig = deps.shutil.which
+		deps.shutil.which = lambda name: None
+		try:
+			with self.assertRaisesRegex(HarnessError, 'Debian 12') as cm:
+				deps.ensure(['qemu-system-x86'])
+		finally:
+			deps.shutil.which = orig
+		self.assertIn('--no-deps', str(cm.exception))
+		self.assertIn('qemu-system-x86', str(cm.exception))
+
+
 class ConfigTest(unittest.TestCase):
 	def test_flavours_have_fragments(self):
 		for flavour in kernel.FLAVOURS:

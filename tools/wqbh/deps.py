@@ -2,6 +2,7 @@
 """Debian packages the harness needs, installed with apt-get when missing."""
 
 import os
+import shutil
 import subprocess
 from typing import Dict, List
 
@@ -44,6 +45,13 @@ PACKAGES: Dict[str, str] = {
 
 
 def missing(packages: List[str]) -> List[str]:
+	if not shutil.which('dpkg-query'):
+		raise HarnessError(
+			'this harness runs on Debian 12 (bookworm): dpkg-query was not found, '
+			'so the packages it needs can\'t be checked or installed.\n'
+			'On another distribution, install the equivalents of:\n  '
+			+ ' '.join(sorted(PACKAGES))
+			+ '\nand run with --no-deps (python3 tools/wqbh.py --no-deps COMMAND).')
 	out = []
 	for pkg in packages:
 		proc = subprocess.run(['dpkg-query', '-W', '-f=${Status}', pkg],
