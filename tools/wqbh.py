@@ -463,8 +463,7 @@ def boot_conversions(out: Path, name: str, mode: str, args) -> kernel.BootResult
 	d = conv.logdir(name)
 	with conv.host_peers(d, convs) as peer_args:
 		return kernel.boot(out, conv.job(convs, mode, peer_args), name, smp=args.smp,
-				   timeout=args.timeout, extra_args=conv.devices(d, convs),
-				   extra_cmdline=conv.cmdline(convs))
+				   timeout=args.timeout, extra_args=conv.devices(d, convs))
 
 
 def check_conversions(res: Results, t: Path, out: Path, args,

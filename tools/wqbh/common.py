@@ -120,7 +120,3 @@ def read_series(series: Path = SERIES) -> List[str]:
 			names.append(line.split()[0])
 	return names
 
-
-def die(msg: str) -> None:
-	print(f'[wqbh] error: {msg}', file=sys.stderr, flush=True)
-	sys.exit(1)

@@ -23,7 +23,7 @@ import hashlib
 import os
 import socket
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ContextManager, Dict, Iterator, List, Optional
 
@@ -41,7 +41,6 @@ class Conversion:
 	# QEMU arguments, given the boot's log directory (for disk images)
 	devices: Callable[[Path], List[str]]
 	# extra kernel command line words
-	cmdline: List[str] = field(default_factory=list)
 	host: Optional[HostPeer] = None
 
 	@property
@@ -208,13 +207,6 @@ def devices(logdir: Path, convs: List[Conversion]) -> List[str]:
 	for c in convs:
 		args += c.devices(logdir)
 	return args
-
-
-def cmdline(convs: List[Conversion]) -> List[str]:
-	words: List[str] = []
-	for c in convs:
-		words += c.cmdline
-	return words
 
 
 @contextlib.contextmanager

@@ -238,11 +238,6 @@ def build(tree: Path, flavour: str, selftests: bool = True) -> Path:
 	return out
 
 
-def kernel_release(out: Path) -> str:
-	path = out / 'include' / 'config' / 'kernel.release'
-	return path.read_text().strip() if path.exists() else ''
-
-
 @dataclass
 class BootResult:
 	exit_status: Optional[int]
@@ -366,10 +361,11 @@ def boot(out: Path, job: str, name: str, **kwargs) -> BootResult:
 	raise HarnessError(f'{name}: {BOOT_TRIES} boots went wrong before init ({res.early})')
 
 
-def boot_once(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
-	      timeout: int = 900, arch: str = 'x86_64', qmp: Optional[Path] = None,
-	      extra_args: Optional[List[str]] = None, quiet: bool = False,
-	      dumps: bool = False, extra_cmdline: Optional[List[str]] = None) -> BootResult:
+MEMORY = '2G'	# of an x86_64 guest
+
+
+def boot_once(out: Path, job: str, name: str, smp: int = 4, timeout: int = 900,
+	      extra_args: Optional[List[str]] = None, dumps: bool = False) -> BootResult:
 	"""Boot the kernel in `out` and run the shell script text `job` as root.
 
 	The guest's root is the host's / over virtio-9p, read-only; /run, /tmp,
@@ -379,7 +375,7 @@ def boot_once(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 	host dump the guest's memory to PATH (an ELF core with the guest's
 	vmcoreinfo, which drgn reads) and then create PATH.done.
 	"""
-	qc = qemu_config(arch)
+	qc = qemu_config('x86_64')
 	image, logdir, console, output, jobfile = guest_files(out, qc, name, job)
 	modroot = out / 'modroot'
 	cmdline = ['root=/dev/root', 'rootfstype=9p',
@@ -388,16 +384,15 @@ def boot_once(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 		   'loglevel=7', f'init={GUEST / "init.sh"}',
 		   f'wqbh_job={jobfile}', f'wqbh_out=/dev/{qc.OUTPUT}',
 		   f'wqbh_modroot={modroot if modroot.exists() else ""}',
-		   *qc.EXTRA_CMDLINE, *(extra_cmdline or [])]
-	cmd = [qc.QEMU, *qc.MACHINE, '-m', memory, '-smp', str(smp),
+		   *qc.EXTRA_CMDLINE]
+	cmd = [qc.QEMU, *qc.MACHINE, '-m', MEMORY, '-smp', str(smp),
 	       '-nographic', '-no-reboot', '-nodefaults',
 	       '-kernel', str(image), '-append', ' '.join(cmdline),
 	       '-fsdev', 'local,id=root,path=/,readonly=on,security_model=none,multidevs=remap',
 	       '-device', 'virtio-9p-pci,fsdev=root,mount_tag=/dev/root',
 	       '-serial', f'file:{console}', '-serial', f'file:{output}',
 	       '-monitor', 'none']
-	if dumps and not qmp:
-		qmp = logdir / 'qmp.sock'
+	qmp = logdir / 'qmp.sock' if dumps else None
 	if qmp:
 		qmp.unlink(missing_ok=True)
 		cmd += ['-qmp', f'unix:{qmp},server=on,wait=off']
@@ -405,9 +400,8 @@ def boot_once(out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
 		cmd += ['-device', 'vmcoreinfo']
 	cmd += extra_args or []
 	(logdir / 'qemu.cmd').write_text(' '.join(shlex.quote(c) for c in cmd) + '\n')
-	if not quiet:
-		log(f'booting {name}: {out.name}, {smp} CPUs, log {console}')
-	need = memory_bytes(memory) + (256 << 20)
+	log(f'booting {name}: {out.name}, {smp} CPUs, log {console}')
+	need = memory_bytes(MEMORY) + (256 << 20)
 
 	def watch(proc: subprocess.Popen, deadline: float) -> None:
 		_watch_dump_requests(proc, output, qmp, deadline, need)
