@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 from unittest import mock
 from pathlib import Path
@@ -204,6 +205,41 @@ class JudgeTest(unittest.TestCase):
 		self.assertTrue(v.how.startswith('splat: '))
 		self.assertIsNotNone(v.seconds)
 		self.assertGreaterEqual(v.seconds, 0)
+
+	def test_silence_is_a_hang_with_its_time(self):
+		boot = boot_result(self.tmp, exit_status=None)
+		boot.silent_after = 12.5
+		v = torture.judge(boot, None)
+		self.assertTrue(v.caught)
+		self.assertIn('hung', v.how)
+		self.assertEqual(v.seconds, 12.5)
+		self.assertIn('fell silent 12 s into the run', boot.describe())
+
+	def test_silence(self):
+		start = 'test_wqtorture: seed 1, 60 s, 4 threads, hotplug on, 64 items\n'
+		self.assertFalse(torture.silence('booting\n', 10 ** 6))
+		self.assertFalse(torture.silence(start, torture.HANG_SILENCE - 1))
+		self.assertTrue(torture.silence(start, torture.HANG_SILENCE + 1))
+		done = start + 'test_wqtorture: done after 60012 ms: 1 operations\n'
+		self.assertFalse(torture.silence(done, 10 ** 6))
+
+	def test_watcher_stops_a_silent_guest(self):
+		console = Path(self.tmp) / 'console.log'
+		console.write_text('booting\n')
+		# the watcher finds its guest by the console's path on its command line
+		guest = subprocess.Popen(['sh', '-c', 'sleep 60; : -serial file:' + str(console)],
+					 start_new_session=True)
+		stop, out = torture.threading.Event(), []
+		t = torture.threading.Thread(target=torture._watch_silence,
+					     args=(console, stop, out, 0.05, 0.3))
+		t.start()
+		time.sleep(0.2)
+		console.write_text('booting\ntest_wqtorture: seed 1, 60 s\n')
+		t.join(timeout=10)
+		stop.set()
+		self.assertEqual(guest.wait(timeout=10), -9)
+		self.assertEqual(len(out), 1)
+		self.assertLess(out[0], 1)
 
 	def test_hang_and_crash_are_caught(self):
 		self.assertTrue(torture.judge(boot_result(self.tmp, exit_status=None,

@@ -248,6 +248,9 @@ class BootResult:
 	seconds: float = 0.0
 	# why the guest was stopped before it ran init (see early_failure())
 	early: Optional[str] = None
+	# set by a caller that stopped a guest whose console fell silent:
+	# seconds from the start of the work watched to the silence
+	silent_after: Optional[float] = None
 
 	def output_lines(self) -> List[str]:
 		return self.output.read_text(errors='replace').splitlines()
@@ -260,6 +263,9 @@ class BootResult:
 		why = []
 		if self.early:
 			why.append(f'stopped before init: {self.early}')
+		elif self.silent_after is not None:
+			why.append(f'hung: the console fell silent {self.silent_after:.0f} s '
+				   'into the run and the guest was stopped')
 		elif self.timed_out:
 			why.append(f'timed out after {self.seconds:.0f} s')
 		elif self.exit_status is None:
@@ -365,7 +371,8 @@ MEMORY = '2G'	# of an x86_64 guest
 
 
 def boot_once(out: Path, job: str, name: str, smp: int = 4, timeout: int = 900,
-	      extra_args: Optional[List[str]] = None, dumps: bool = False) -> BootResult:
+	      extra_args: Optional[List[str]] = None, dumps: bool = False,
+	      extra_cmdline: Optional[List[str]] = None) -> BootResult:
 	"""Boot the kernel in `out` and run the shell script text `job` as root.
 
 	The guest's root is the host's / over virtio-9p, read-only; /run, /tmp,
@@ -384,7 +391,7 @@ def boot_once(out: Path, job: str, name: str, smp: int = 4, timeout: int = 900,
 		   'loglevel=7', f'init={GUEST / "init.sh"}',
 		   f'wqbh_job={jobfile}', f'wqbh_out=/dev/{qc.OUTPUT}',
 		   f'wqbh_modroot={modroot if modroot.exists() else ""}',
-		   *qc.EXTRA_CMDLINE]
+		   *qc.EXTRA_CMDLINE, *(extra_cmdline or [])]
 	cmd = [qc.QEMU, *qc.MACHINE, '-m', MEMORY, '-smp', str(smp),
 	       '-nographic', '-no-reboot', '-nodefaults',
 	       '-kernel', str(image), '-append', ' '.join(cmdline),
@@ -488,7 +495,9 @@ def run_guest(cmd: List[str], name: str, logdir: Path, console: Path, output: Pa
 				status = int(line[len(EXIT_MARK):].strip())
 			except ValueError:
 				pass
-	if proc.returncode not in (0, None) and not timed_out and status is None:
+	# killed by a signal (a watcher stopped it) is no failure to start
+	if proc.returncode is not None and proc.returncode > 0 and not timed_out \
+			and status is None:
 		msg = (qemu_out or b'').decode(errors='replace').strip()[-1500:]
 		raise HarnessError(f'QEMU failed to start (exit {proc.returncode}):\n{msg}')
 	lines = console.read_text(errors='replace').splitlines()

@@ -22,13 +22,14 @@ caught the bug.
 """
 
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from . import jobs, kernel, splat, tree
-from .common import BRANCH, BUILD, REPO, HarnessError, git, log, run
+from .common import BRANCH, BUILD, LOGS, REPO, HarnessError, git, log, run
 
 MUTANTS = REPO / 'tools' / 'test_data' / 'mutants'
 MUTANT_TREE = BUILD / 'linux-mutant'
@@ -188,14 +189,64 @@ def summary(st: Stats) -> str:
 	return '\n'.join(out) + '\n'
 
 
+# The module prints at least every stat_interval (10) seconds while it
+# runs, and CPU hotplug more often: a console silent this long means a
+# guest that hangs, which the harness stops rather than wait for the
+# boot's timeout, so that a hang is caught within the run.
+HANG_SILENCE = 120
+START = 'wqtorture: seed '
+
+
+def silence(text: str, quiet_for: float, silence_s: float = HANG_SILENCE) -> bool:
+	"""Whether a console reading `text`, unchanged for `quiet_for`
+	seconds, is that of a hung torture run."""
+	return START in text and 'wqtorture: done after' not in text and quiet_for > silence_s
+
+
+def _watch_silence(console: Path, stop: threading.Event, out: List[float],
+		   period: float = 5, silence_s: float = HANG_SILENCE) -> None:
+	"""Stop the guest writing `console` once the torture has started and
+	the console falls silent for `silence_s`; append the seconds from the
+	torture's start to the silence to `out`."""
+	last, changed, started = None, time.time(), None
+	while not stop.wait(period):
+		try:
+			text = console.read_text(errors='replace')
+		except OSError:
+			continue
+		now = time.time()
+		if text != last:
+			last, changed = text, now
+			if started is None and START in text:
+				started = now
+			continue
+		if started is not None and silence(text, now - changed, silence_s):
+			out.append(max(0.0, changed - started))
+			pids = run(['pgrep', '-f', '--', f'-serial file:{console}'], check=False)
+			for pid in pids.stdout.split():
+				run(['kill', '-9', pid], check=False)
+			return
+
+
 def run_torture(tree_path: Path, flavour: str, duration: int, seed: int, hotplug: bool,
 		smp: int, timeout: int, name: str,
 		extra: str = '') -> Tuple[kernel.BootResult, Optional[Stats]]:
 	"""Boot the `flavour` kernel built in `tree_path`, run the torture, and
 	return the boot and the statistics of its report, if any."""
 	out = kernel.out_dir(tree_path, flavour)
-	boot = kernel.boot(out, job(duration, seed, hotplug, extra), name, smp=smp,
-			   timeout=timeout)
+	console = LOGS / name / 'console.log'
+	stop, silent = threading.Event(), []
+	watcher = threading.Thread(target=_watch_silence, args=(console, stop, silent),
+				   daemon=True)
+	watcher.start()
+	try:
+		boot = kernel.boot(out, job(duration, seed, hotplug, extra), name, smp=smp,
+				   timeout=timeout, extra_cmdline=['printk.time=1'])
+	finally:
+		stop.set()
+		watcher.join()
+	if silent:
+		boot.silent_after = silent[0]
 	secs = jobs.sections(boot.output_lines())
 	lines = secs.get(SECTION, ([], -1))[0]
 	return boot, parse(lines)
@@ -240,6 +291,9 @@ def judge(boot: kernel.BootResult, st: Optional[Stats]) -> Verdict:
 	if boot.splats:
 		return Verdict(True, f'splat: {boot.splats[0].kind}',
 			       splat_delay(lines, boot.splats))
+	if boot.silent_after is not None:
+		return Verdict(True, f'guest hung (console silent for {HANG_SILENCE} s)',
+			       boot.silent_after)
 	if boot.timed_out:
 		return Verdict(True, f'guest hung ({boot.seconds:.0f} s)', None)
 	if boot.exit_status is None:
