@@ -41,7 +41,7 @@ DEBIAN_CONFIG = Path('/usr/src/linux-config-6.1/config.amd64_none_amd64.xz')
 
 # The series' test modules, built where a configuration has modules.
 TEST_MODULES = ['CONFIG_DEBUG_FS=y', 'CONFIG_DEBUG_KERNEL=y', 'CONFIG_RUNTIME_TESTING_MENU=y',
-		'CONFIG_TEST_WORKQUEUE=m', 'CONFIG_BACKTRACE_SELF_TEST=m']
+		'CONFIG_TEST_WORKQUEUE=m', 'CONFIG_TEST_WQTORTURE=m', 'CONFIG_BACKTRACE_SELF_TEST=m']
 
 
 @dataclass
