@@ -15,7 +15,7 @@ from .common import (BASE_TAG, BRANCH, BUILD, DEFAULT_TREE, PATCHES, SERIES,
 SOURCE_PKG = 'linux-source-6.1'
 SOURCE_TARBALL = Path('/usr/src/linux-source-6.1.tar.xz')
 COVER = 'patches/0000-cover-letter.patch'
-COVER_TEXT = Path(__file__).resolve().parents[1] / 'cover-letter.txt'
+COVER_TEXT = Path(__file__).resolve().parents[2] / 'cover-letter.txt'
 
 
 def kernel_version(tree: Path) -> Tuple[int, int, int]:
