@@ -344,8 +344,12 @@ def run_mutants(t: Path, ref: str = BRANCH, duration: int = CHECK_DURATION,
 		except HarnessError as e:
 			results.append((patch, Verdict(False, f'not run: {e}', None)))
 			continue
-		boot, st = run_torture(MUTANT_TREE, 'debug', duration, seed, True, smp, timeout,
-				       f'mutant-{patch.stem}')
+		try:
+			boot, st = run_torture(MUTANT_TREE, 'debug', duration, seed, True, smp,
+					       timeout, f'mutant-{patch.stem}')
+		except HarnessError as e:
+			results.append((patch, Verdict(False, f'not run: {e}', None)))
+			continue
 		v = judge(boot, st)
 		log(f'mutant {patch.name}: {"caught" if v.caught else "MISSED"} ({v.how}) '
 		    f'in {time.time() - start:.0f} s')
