@@ -178,6 +178,8 @@ def boot_result(tmp, console='', exit_status=0, timed_out=False):
 
 
 class JudgeTest(unittest.TestCase):
+	STARTED = '[   10.000000] test_wqtorture: seed 1, 60 s, 4 threads, hotplug on, 64 items\n'
+
 	def setUp(self):
 		self.tmp = tempfile.mkdtemp(prefix='wqbh-judge-')
 
@@ -207,7 +209,7 @@ class JudgeTest(unittest.TestCase):
 		self.assertGreaterEqual(v.seconds, 0)
 
 	def test_silence_is_a_hang_with_its_time(self):
-		boot = boot_result(self.tmp, exit_status=None)
+		boot = boot_result(self.tmp, self.STARTED, exit_status=None)
 		boot.silent_after = 12.5
 		v = torture.judge(boot, None)
 		self.assertTrue(v.caught)
@@ -242,9 +244,18 @@ class JudgeTest(unittest.TestCase):
 		self.assertLess(out[0], 1)
 
 	def test_hang_and_crash_are_caught(self):
-		self.assertTrue(torture.judge(boot_result(self.tmp, exit_status=None,
+		self.assertTrue(torture.judge(boot_result(self.tmp, self.STARTED, exit_status=None,
 							  timed_out=True), None).caught)
-		self.assertTrue(torture.judge(boot_result(self.tmp, exit_status=None), None).caught)
+		self.assertTrue(torture.judge(boot_result(self.tmp, self.STARTED, exit_status=None),
+					      None).caught)
+
+	def test_a_kernel_that_fails_to_boot_is_no_catch(self):
+		console = ('[    4.684853] general protection fault, probably for non-canonical '
+			   'address 0xdffffc0000000001: 0000 [#1] PREEMPT SMP KASAN\n'
+			   '[    4.684853] RIP: 0010:process_one_work+0xe1/0x11e0\n')
+		v = torture.judge(boot_result(self.tmp, console, exit_status=None), None)
+		self.assertFalse(v.caught)
+		self.assertIn('before the torture started', v.how)
 
 	def test_splat_delay(self):
 		lines = ['[   10.000000] test_wqtorture: seed 1, 60 s, 4 threads, hotplug on, 64 items',

@@ -288,6 +288,11 @@ def judge(boot: kernel.BootResult, st: Optional[Stats]) -> Verdict:
 	if st and st.failed_cases:
 		return Verdict(True, 'failed: ' + ', '.join(st.failed_cases), None)
 	lines = boot.console.read_text(errors='replace').splitlines()
+	if not any(START in ln for ln in lines):
+		# a bug that breaks the boot is no test of the torture
+		what = boot.splats[0].kind if boot.splats else boot.describe()
+		return Verdict(False, f'not a torture result: the kernel failed before the '
+			       f'torture started ({what})', None)
 	if boot.splats:
 		return Verdict(True, f'splat: {boot.splats[0].kind}',
 			       splat_delay(lines, boot.splats))
