@@ -243,6 +243,34 @@ class JudgeTest(unittest.TestCase):
 		self.assertEqual(len(out), 1)
 		self.assertLess(out[0], 1)
 
+	def test_violations_done(self):
+		self.assertTrue(torture.violations_done(
+			'[ 81.0] test_wqtorture: done after 24592 ms: 66420 operations, 8908 runs, '
+			'4 violations, 0 lost, 0 doubled; the module stays loaded\n'))
+		self.assertFalse(torture.violations_done(
+			'test_wqtorture: done after 60036 ms: 525127 operations, 154169 runs, '
+			'0 violations, 0 lost, 0 doubled\n'))
+		self.assertFalse(torture.violations_done(self.STARTED))
+		# the canned console of a mutant whose guest never finished
+		self.assertTrue(torture.violations_done((DATA / 'console.log').read_text()))
+
+	def test_watcher_stops_a_guest_after_its_violations(self):
+		console = Path(self.tmp) / 'console.log'
+		console.write_text(self.STARTED)
+		guest = subprocess.Popen(['sh', '-c', 'sleep 60; : -serial file:' + str(console)],
+					 start_new_session=True)
+		stop, out = torture.threading.Event(), []
+		t = torture.threading.Thread(target=torture._watch_silence,
+					     args=(console, stop, out, 0.05, 100, 0.3))
+		t.start()
+		time.sleep(0.2)
+		console.write_text(self.STARTED + 'test_wqtorture: done after 5 ms: 1 operations, '
+				   '1 runs, 2 violations, 0 lost, 0 doubled\n')
+		t.join(timeout=10)
+		stop.set()
+		self.assertEqual(guest.wait(timeout=10), -9)
+		self.assertEqual(out, [])	# not a hang
+
 	def test_hang_and_crash_are_caught(self):
 		self.assertTrue(torture.judge(boot_result(self.tmp, self.STARTED, exit_status=None,
 							  timed_out=True), None).caught)

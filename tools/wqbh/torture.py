@@ -197,6 +197,20 @@ HANG_SILENCE = 120
 START = 'wqtorture: seed '
 
 
+# After a run that saw violations the module stays loaded and its
+# threads may never return (a flush that hangs is one of the bugs it
+# finds), so the guest may not finish: it is stopped this long after the
+# module's last line, its report being in by then.
+DONE_GRACE = 90
+_DONE = re.compile(r'wqtorture: done after \d+ ms: .*?(\d+) violations')
+
+
+def violations_done(text: str) -> bool:
+	"""Whether the console shows the end of a run that saw violations."""
+	m = _DONE.search(text)
+	return bool(m) and m.group(1) != '0'
+
+
 def silence(text: str, quiet_for: float, silence_s: float = HANG_SILENCE) -> bool:
 	"""Whether a console reading `text`, unchanged for `quiet_for`
 	seconds, is that of a hung torture run."""
@@ -204,11 +218,13 @@ def silence(text: str, quiet_for: float, silence_s: float = HANG_SILENCE) -> boo
 
 
 def _watch_silence(console: Path, stop: threading.Event, out: List[float],
-		   period: float = 5, silence_s: float = HANG_SILENCE) -> None:
+		   period: float = 5, silence_s: float = HANG_SILENCE,
+		   done_grace: float = DONE_GRACE) -> None:
 	"""Stop the guest writing `console` once the torture has started and
-	the console falls silent for `silence_s`; append the seconds from the
-	torture's start to the silence to `out`."""
-	last, changed, started = None, time.time(), None
+	the console falls silent for `silence_s`, and append the seconds from
+	the torture's start to the silence to `out`; or `done_grace` seconds
+	after the end of a run that saw violations."""
+	last, changed, started, done = None, time.time(), None, None
 	while not stop.wait(period):
 		try:
 			text = console.read_text(errors='replace')
@@ -219,9 +235,13 @@ def _watch_silence(console: Path, stop: threading.Event, out: List[float],
 			last, changed = text, now
 			if started is None and START in text:
 				started = now
+			if done is None and violations_done(text):
+				done = now
 			continue
-		if started is not None and silence(text, now - changed, silence_s):
-			out.append(max(0.0, changed - started))
+		hung = started is not None and silence(text, now - changed, silence_s)
+		if hung or (done is not None and now - done > done_grace):
+			if hung:
+				out.append(max(0.0, changed - started))
 			pids = run(['pgrep', '-f', '--', f'-serial file:{console}'], check=False)
 			for pid in pids.stdout.split():
 				run(['kill', '-9', pid], check=False)
