@@ -12,7 +12,7 @@ DURATION ?= 60
 SEED ?= 1
 BOOTS ?= 3
 
-.PHONY: run check check-harness apply export build boot bisect bench conv conv-bench splat torture torture-mutants help
+.PHONY: run check check-harness apply export build boot bisect bench conv conv-bench convert-report splat torture torture-mutants help
 
 help:
 	@echo "make run                    main job: base tree, apply, build, boot in QEMU, kselftests, wq_dump.py"
@@ -26,6 +26,8 @@ help:
 	@echo "make bisect                 full build after each patch (slow)"
 	@echo "make conv                   the converted tasklet users under their workloads"
 	@echo "make conv-bench [BOOTS=n]   their numbers, base kernel against the series"
+	@echo "make convert-report         the tasklet converter over the whole base tree:"
+	@echo "                            converted, left (why), compiling (allmodconfig)"
 	@echo "make torture [DURATION=s] [SEED=n] [FLAVOUR=debug|bench]"
 	@echo "                            torture test of work items in QEMU, with CPU hotplug"
 	@echo "make torture-mutants        each planted bug of tools/test_data/mutants/: caught?"
@@ -67,6 +69,9 @@ conv: | $(PY)
 
 conv-bench: | $(PY)
 	$(WQBH) conv --bench --boots $(BOOTS)
+
+convert-report: | $(PY)
+	$(WQBH) convert-report
 
 splat: | $(PY)
 	@if [ -z "$(LOG)" ]; then echo "usage: make splat LOG=FILE" >&2; exit 2; fi

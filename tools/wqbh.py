@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wqbh import arm64, bench, configs, conv, deps, jobs, kernel, ktap, tree	# noqa: E402
+from wqbh import arm64, bench, configs, conv, convert, deps, jobs, kernel, ktap, tree	# noqa: E402
 from wqbh.common import (BASE_TAG, BRANCH, BUILD, DEFAULT_TREE, LOGS, PATCHES,	# noqa: E402
 			 REPO, SERIES, HarnessError, git, log, read_series)
 from wqbh.results import Results	# noqa: E402
@@ -545,6 +545,7 @@ def run_checks(res: Results, args) -> None:
 	tree.apply(t)
 	if check_bisect(res, t):
 		configs.check_configs(res, t)
+		convert.check_convert(res, configs.SERIES_TREE)
 		try:
 			out = kernel.build(t, 'debug')
 			res.add(f'builds in full: {(read_series() or ["base tree"])[-1]} '
@@ -607,6 +608,15 @@ def check_torture(res: Results, t: Path, out: Path, args) -> None:
 	if st:
 		for line in torture.summary(st).splitlines():
 			log(f'torture: {line}' if line else 'torture:')
+
+
+def cmd_convert_report(args) -> int:
+	"""The semantic patch over every tasklet user of the base tree, the
+	converted files compiled under allmodconfig; prints the table."""
+	t = prepare(args)
+	series = tree.scratch_worktree(t, configs.SERIES_TREE, BRANCH)
+	print(convert.convert_report(series), end='')
+	return 0
 
 
 def cmd_apply(args) -> int:
@@ -730,7 +740,9 @@ def main(argv=None) -> int:
 		('splat', cmd_splat, 'kernel splats (BUG, WARNING, KASAN, ...) in console logs'),
 		('torture', cmd_torture, 'torture test of work items (lib/test_wqtorture.c)'),
 		('torture-mutants', cmd_torture_mutants,
-		 'planted bugs: does the torture test catch each?')):
+		 'planted bugs: does the torture test catch each?'),
+		('convert-report', cmd_convert_report,
+		 'the tasklet converter over the whole base tree, compiled: coverage table')):
 		sp = sub.add_parser(name, help=helptext)
 		sp.set_defaults(fn=fn)
 		if name in ('run', 'check', 'boot', 'bench', 'conv'):

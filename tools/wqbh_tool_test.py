@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wqbh import bench, conv, jobs, kernel, ktap, tree, vmcore	# noqa: E402
+from wqbh import bench, conv, convert, jobs, kernel, ktap, tree, vmcore	# noqa: E402
 from wqbh.common import DEFAULT_TREE, HarnessError	# noqa: E402
 
 DATA = Path(__file__).resolve().parent / 'test_data'
@@ -467,6 +467,74 @@ class KernelDocTest(unittest.TestCase):
 			self.assertTrue(all(line.startswith('a.c:') for line in found), found)
 
 
+class CheckpatchTest(unittest.TestCase):
+	"""checkpatch --strict reports that count as clean: only the argument
+	reuse of declaration macros, on a real report (DECLARE_WORK_DISABLED)."""
+	REPORT = (DATA / 'checkpatch' / 'declare_reuse.txt').read_text()
+
+	def test_declaration_macro_reuse_is_clean(self):
+		self.assertIn('2 checks', self.REPORT)
+		self.assertTrue(tree.checkpatch_verdict(self.REPORT))
+
+	def test_other_macro_reuse_is_not(self):
+		other = self.REPORT.replace('#define DECLARE_WORK_DISABLED(', '#define WORK_MAX(')
+		self.assertFalse(tree.checkpatch_verdict(other))
+
+	def test_warnings_and_empty_reports_are_not(self):
+		self.assertFalse(tree.checkpatch_verdict(''))
+		warned = self.REPORT.replace('0 warnings', '1 warnings') + \
+			'\n\nWARNING: line length of 101 exceeds 100 columns\n#1: FILE: a.c:1:\n'
+		self.assertFalse(tree.checkpatch_verdict(warned))
+
+
+class ConvertTest(unittest.TestCase):
+	"""The tasklet converter's harness, on spatch's real output for
+	kernel/backtracetest.c of the base tree and on a real report."""
+	DIR = DATA / 'convert'
+
+	def test_sites_leave_comments_out(self):
+		self.assertEqual(convert.sites('/* tasklet_kill() */ tasklet_schedule(&t);\n'
+					       '// tasklet_init\nx = from_tasklet(a, t, m);'), 2)
+		self.assertEqual(convert.sites((self.DIR / 'backtracetest.c').read_text()), 2)
+
+	def test_report_reasons_per_file(self):
+		why = convert.left_reasons((self.DIR / 'report.txt').read_text())
+		self.assertEqual(why, {'drivers/atm/solos-pci.c': ['spin'],
+				       'drivers/bus/mhi/host/init.c': ['data']})
+
+	def test_diff_applies_and_converts_whole(self):
+		with tempfile.TemporaryDirectory() as d:
+			src = Path(d)
+			(src / 'kernel').mkdir()
+			shutil.copy(self.DIR / 'backtracetest.c', src / 'kernel' / 'backtracetest.c')
+			subprocess.run(['git', 'init', '-q', str(src)], check=True)
+			changed = convert.apply_diff(src, (self.DIR / 'backtracetest.diff').read_text())
+			self.assertEqual(changed, ['kernel/backtracetest.c'])
+			text = (src / 'kernel' / 'backtracetest.c').read_text()
+			self.assertEqual(convert.sites(text), 0)
+			self.assertIn('queue_work(system_bh_wq, &backtrace_tasklet);', text)
+			self.assertEqual(convert.agreement(text, text), [])
+
+	def test_agreement_in_substance(self):
+		converted = 'INIT_WORK(&w, f); enable_work(&w); cancel_work_sync(&w);'
+		self.assertEqual(convert.agreement(converted, 'INIT_WORK(&w, f); '
+						   'enable_and_queue_work(wq, &w); cancel_work_sync(&w);'), [])
+		problems = convert.agreement(converted + ' tasklet_kill(&t);', 'INIT_WORK(&w, f);')
+		self.assertEqual(len(problems), 3, problems)
+		self.assertTrue(any('cancel_work_sync' in p for p in problems))
+
+	def test_table_counts(self):
+		O = convert.Outcome
+		got = {'a.c': O(3, 'converted', compiled=True), 'b.c': O(2, 'converted', compiled=False),
+		       'c.c': O(4, 'left', ['spin']), 'd.c': O(1, 'converted'),
+		       'e.c': O(1, 'partial')}
+		text = convert.table(got, 2, 600)
+		self.assertIn('| C files using tasklets | 5 (11 sites), and 2 headers |', text)
+		self.assertIn('| converted whole | 3 (60%; 6 sites) |', text)
+		self.assertIn('| - left: spin | 1 |', text)
+		self.assertIn('| converted and compiling | 1 (50% of those built; 25% of all', text)
+
+
 class ConversionsTest(unittest.TestCase):
 	def test_every_conversion_has_its_script(self):
 		names = [c.name for c in conv.CONVERSIONS]
@@ -515,6 +583,19 @@ class ConversionsTest(unittest.TestCase):
 		job = conv.job(conv.CONVERSIONS, 'bench', {'usb': ['64', '/d', 'ab']})
 		self.assertIn(f'section conv-usb sh {conv.GUEST}/conv_usb.sh bench 64 /d ab || status=1', job)
 		self.assertIn(f'section conv-vt sh {conv.GUEST}/conv_vt.sh bench || status=1', job)
+
+	def test_stress_only_in_check_mode(self):
+		"""The teardown and hotplug stress sizes follow the peer's
+		arguments in check mode, and bench mode has none."""
+		args = {'usb': ['64', '/d', 'ab'], 'tsq': ['4242']}
+		check = conv.job(conv.CONVERSIONS, 'check', args)
+		self.assertIn(f'conv_usb.sh check 64 /d ab {conv.USB_UNBIND_CYCLES} || status=1', check)
+		self.assertIn(f'conv_ipmi.sh check {conv.IPMI_UNBIND_CYCLES} || status=1', check)
+		self.assertIn(f'conv_tsq.sh check 4242 {conv.TSQ_HOTPLUG_CYCLES} || status=1', check)
+		self.assertIn('conv_vt.sh check || status=1', check)
+		bench_job = conv.job(conv.CONVERSIONS, 'bench', args)
+		self.assertIn('conv_ipmi.sh bench || status=1', bench_job)
+		self.assertIn('conv_tsq.sh bench 4242 || status=1', bench_job)
 
 	def test_workload_lines_parse(self):
 		t = bench.parse(['wqbh-bench: workload usb-xhci write_kib_s 9000 read_kib_s 12000',

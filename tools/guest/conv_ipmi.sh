@@ -7,10 +7,16 @@
 # (`mc info`, `sel info`, `sdr list`), every reply compared with the
 # first reply of its kind.
 #
-#   sh conv_ipmi.sh check   KTAP: the replies, and that smi_recv_work()
-#                           (the converted tasklet) ran, in softirq context
+#   sh conv_ipmi.sh check [CYCLES]
+#                           KTAP: the replies, and that smi_recv_work()
+#                           (the converted tasklet) ran, in softirq context;
+#                           then the interface is unbound from ipmi_si
+#                           during ipmitool traffic and bound again, CYCLES
+#                           times (default 12): unregistered and freed with
+#                           its work item under load
 #   sh conv_ipmi.sh bench   wqbh-bench: workload ipmi ... lines
 mode=${1:-check}
+cycles=${2:-12}
 ROUNDS=50	# 4 commands a round: 200 commands
 . "$(dirname "$0")/conv_lib.sh"
 PROBE=wqbh_ipmi
@@ -57,15 +63,19 @@ if [ "$mode" = bench ]; then
 fi
 
 echo "KTAP version 1"
-echo "1..4"
+echo "1..7"
 if ! ipmi_dev; then
 	dmesg | grep -i ipmi | tail -20 | sed 's/^/# /'
 	echo "not ok 1 ipmi_si found the BMC: /dev/ipmi0"
 	echo "not ok 2 200 commands, every reply equal to the first # SKIP no device"
 	echo "not ok 3 $FN ran # SKIP no device"
 	echo "not ok 4 $FN ran in softirq context # SKIP no device"
+	echo "not ok 5 $cycles unbinds during ipmitool traffic # SKIP no device"
+	echo "not ok 6 interface back after each bind, same replies # SKIP no device"
+	echo "not ok 7 every interface unregistered was freed # SKIP no device"
 	exit 1
 fi
+n=4
 echo "ok 1 ipmi_si found the BMC: /dev/ipmi0"
 probed=0
 trace_on "$PROBE" "$FN" && probed=1
@@ -122,4 +132,107 @@ else
 	echo "not ok 3 $FN ran"
 	echo "not ok 4 $FN ran in softirq context"
 fi
+
+# Teardown under load: the system interface is unbound from ipmi_si while
+# ipmitool runs commands through it, which unregisters the interface
+# (ipmi_unregister_smi()) and frees it when its last user is gone
+# (intf_free(), where the receive work item is cancelled), and bound
+# again, `cycles` times.  Checked: every unbind returns, the interface
+# comes back and answers as before, and every interface registered
+# during the cycles but the last one was freed (kprobes on ipmi_add_smi()
+# and intf_free()).
+
+# the device bound to ipmi_si
+si_dev=
+for d in /sys/bus/platform/drivers/ipmi_si/*; do
+	[ -L "$d" ] || continue
+	case ${d##*/} in module) ;; *) si_dev=${d##*/} ;; esac
+done
+: >"$work/traffic"
+i=0
+while [ $i -lt 20 ]; do
+	echo "mc info" >>"$work/traffic"
+	i=$((i + 1))
+done
+# traffic: ipmitool processes of 20 commands each, one after the other,
+# until $work/stop exists; each one fails fast once /dev/ipmi0 is gone
+traffic() {
+	while [ ! -e "$work/stop" ]; do
+		timeout 10 ipmitool -I open exec "$work/traffic" >/dev/null 2>&1 ||
+			sleep 0.05
+	done
+}
+stress_ok=1 back_ok=1 freed_ok=1
+probes=1
+probe_add wqbh_ipmi_add p ipmi_add_smi || probes=
+probe_add wqbh_ipmi_free p intf_free || probes=
+probe_add wqbh_ipmi_rcv p "$FN" || probes=
+[ -n "$probes" ] || say "can't make the kprobes on ipmi_add_smi, intf_free and $FN"
+if [ -z "$si_dev" ]; then
+	say "no device bound to ipmi_si"
+	stress_ok=0 back_ok=0
+fi
+rm -f "$work/stop"
+traffic &
+tpid=$!
+t_start=$(uptime_ms)
+unb='' reb='' c=0
+while [ $stress_ok = 1 ] && [ $c -lt "$cycles" ]; do
+	c=$((c + 1))
+	sleep "0.$((2 + (c * 3) % 7))"
+	t0=$(uptime_ms)
+	bounded 60 sysfs_write /sys/bus/platform/drivers/ipmi_si/unbind "$si_dev"
+	rc=$?
+	t1=$(uptime_ms)
+	if [ $rc -ne 0 ]; then
+		say "cycle $c: unbind of $si_dev: status $rc (124: still running after 60 s)"
+		stress_ok=0
+		break
+	fi
+	unb="$unb $((t1 - t0))"
+	if ! sysfs_write /sys/bus/platform/drivers/ipmi_si/bind "$si_dev" || ! ipmi_dev; then
+		say "cycle $c: $si_dev bound again: no /dev/ipmi0 after 20 s"
+		back_ok=0
+		break
+	fi
+	reb="$reb $(($(uptime_ms) - t1))"
+done
+touch "$work/stop"
+bounded_wait "$tpid" 30 || { say "ipmitool traffic still running 30 s after the cycles"; stress_ok=0; }
+say "$c unbinds of $si_dev during ipmitool traffic in $((($(uptime_ms) - t_start) / 1000)) s; unbind took$unb ms, /dev/ipmi0 back after$reb ms"
+[ "$c" -eq "$cycles" ] || stress_ok=0
+if [ $back_ok = 1 ] && ipmi_dev; then
+	timeout 30 ipmitool -I open mc info >"$work/after" 2>&1
+	if ! cmp -s "$work/ref.mc_info" "$work/after"; then
+		say "mc info after the cycles differs:"
+		diff "$work/ref.mc_info" "$work/after" | head -10 | sed 's/^/#   /'
+		back_ok=0
+	fi
+else
+	back_ok=0
+fi
+if [ -n "$probes" ]; then
+	# intf_free() runs when the last user of an interface is gone
+	i=0
+	while [ $i -lt 20 ]; do
+		adds=$(probe_hits wqbh_ipmi_add)
+		frees=$(probe_hits wqbh_ipmi_free)
+		[ "$frees" -ge "$c" ] && break
+		sleep 0.5
+		i=$((i + 1))
+	done
+	say "interfaces registered $adds times, freed $frees times; $FN ran $(probe_hits wqbh_ipmi_rcv) times meanwhile"
+	[ "$adds" -eq "$c" ] && [ "$frees" -eq "$c" ] || freed_ok=0
+	probe_del wqbh_ipmi_add
+	probe_del wqbh_ipmi_free
+	probe_del wqbh_ipmi_rcv
+else
+	freed_ok=0
+fi
+[ $stress_ok = 1 ] && ok "$cycles unbinds during ipmitool traffic, each returned" ||
+	notok "$cycles unbinds during ipmitool traffic, each returned"
+[ $back_ok = 1 ] && ok "interface back after each bind, same replies" ||
+	notok "interface back after each bind, same replies"
+[ $freed_ok = 1 ] && ok "every interface unregistered was freed" ||
+	notok "every interface unregistered was freed"
 rm -rf "$work"

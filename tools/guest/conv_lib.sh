@@ -57,3 +57,61 @@ in_context() {
 			 for (i = 1; i < NF; i++) if ($i ~ /^\[[0-9]+\]$/) { f = $(i + 1); break }
 			 if (substr(f, 3, 1) ~ c) n++ } END { print n + 0 }' ${2:+"$2"}
 }
+
+# probe_add NAME p|r FUNCTION [FETCHARGS...]: a kprobe (p) or kretprobe (r)
+# event NAME on FUNCTION, enabled; fails when it can't be made (FUNCTION
+# inlined, say).  probe_del NAME removes it.
+probe_add() {
+	_probe=$1 _kind=$2
+	shift 2
+	[ -w $T/kprobe_events ] || return 1
+	echo "$_kind:$_probe $*" >>$T/kprobe_events 2>/dev/null || return 1
+	echo 1 >$T/events/kprobes/"$_probe"/enable
+}
+probe_del() {
+	echo 0 >$T/events/kprobes/"$1"/enable 2>/dev/null
+	echo "-:$1" >>$T/kprobe_events 2>/dev/null
+}
+
+# uptime_ms: milliseconds since boot
+uptime_ms() {
+	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
+}
+
+# bounded SECONDS COMMAND...: run COMMAND in the background and wait for
+# it up to SECONDS.  Returns COMMAND's status, or 124 with COMMAND left
+# running (hung, say) and its pid in $bounded_pid.
+bounded() {
+	_limit=$1
+	shift
+	"$@" &
+	bounded_pid=$!
+	bounded_wait "$bounded_pid" "$_limit" || return 124
+	return "$bounded_status"
+}
+
+# sysfs_write FILE VALUE: write VALUE to FILE from a process of its own,
+# whose pid goes to $work/writer.pid (for matching trace lines)
+sysfs_write() {
+	sh -c 'echo $$ >"$1"; echo "$2" >"$3"' sh "$work/writer.pid" "$2" "$1"
+}
+
+# span MS...: "min-max" of the numbers
+span() {
+	echo "$@" | tr ' ' '\n' | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }'
+}
+
+# bounded_wait PID SECONDS: wait up to SECONDS for the background job PID;
+# 0 once it has ended (its status in $bounded_status), 124 if it is still
+# running
+bounded_wait() {
+	_i=0
+	while kill -0 "$1" 2>/dev/null; do
+		[ $_i -ge $(($2 * 10)) ] && return 124
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	wait "$1"
+	bounded_status=$?
+	return 0
+}

@@ -7,11 +7,18 @@
 # answers with the digest; both ends must agree.  TSQ is a sender-side
 # mechanism, so the guest sends.
 #
-#   sh conv_tsq.sh check PORT   KTAP: the transfer, and that
-#                               tcp_tsq_workfn() (the converted tasklet) ran
+#   sh conv_tsq.sh check PORT [CYCLES]
+#                               KTAP: the transfer, and that
+#                               tcp_tsq_workfn() (the converted tasklet) ran;
+#                               meanwhile cpu1, where the sender is put back
+#                               each time, goes offline and online again
+#                               until the transfer ends or CYCLES times
+#                               (default 25), and no socket may be left
+#                               allocated afterwards
 #   sh conv_tsq.sh bench PORT   wqbh-bench: workload tsq ... lines
 mode=${1:-check}
 port=${2:-}
+cycles=${3:-25}
 MIB=256
 . "$(dirname "$0")/conv_lib.sh"
 PROBE=wqbh_tsq
@@ -56,30 +63,127 @@ if [ "$mode" = bench ]; then
 	exit 0
 fi
 
+# sockets_used: the sockets of user space not freed yet ("sockets: used"
+# of /proc/net/sockstat, dropped in __sk_free(), once sk_wmem_alloc is
+# down to zero: a socket left on a TSQ list would keep it up)
+sockets_used() {
+	awk '$1 == "sockets:" { print $3 }' /proc/net/sockstat
+}
+
+# pin_sender: the sender's threads on cpu1 (offlining cpu1 widens their
+# affinity to every CPU, so it is set again each time)
+pin_sender() {
+	for p in $(pgrep -f conv_tsq_send.py); do
+		taskset -a -p 2 "$p" >/dev/null 2>&1
+	done
+}
+
+CPU1=/sys/devices/system/cpu/cpu1/online
+
 echo "KTAP version 1"
-echo "1..3"
+echo "1..6"
 if net_up; then
-	echo "ok 1 virtio-net up as 10.0.2.15/24"
+	ok "virtio-net up as 10.0.2.15/24"
 else
-	echo "not ok 1 virtio-net up as 10.0.2.15/24"
+	notok "virtio-net up as 10.0.2.15/24"
 fi
+echo 0 >$T/tracing_on
+echo >$T/trace
 probed=0
-trace_on "$PROBE" "$FN" && probed=1
-if send; then
-	sed 's/^/# /' "$out"
+probe_add "$PROBE" p "$FN" work=%di:x64 && probed=1
+echo 1 >$T/tracing_on
+used_before=$(sockets_used)
+
+# the transfer, with cpu1 going offline and online under it
+send &
+spid=$!
+hp_ok=1 c=0 hp_ms=
+if [ ! -w $CPU1 ]; then
+	say "no $CPU1: no CPU hotplug"
+	hp_ok=0
+fi
+t_start=$(uptime_ms)
+while [ $hp_ok = 1 ] && [ $c -lt "$cycles" ] && kill -0 $spid 2>/dev/null; do
+	pin_sender
+	sleep 1
+	kill -0 $spid 2>/dev/null || break
+	t0=$(uptime_ms)
+	if ! echo 0 >$CPU1; then
+		say "cycle $((c + 1)): cpu1 would not go offline"
+		hp_ok=0
+		break
+	fi
+	sleep 0.2
+	if ! echo 1 >$CPU1; then
+		say "cycle $((c + 1)): cpu1 would not come back online"
+		hp_ok=0
+		break
+	fi
+	hp_ms="$hp_ms $(($(uptime_ms) - t0))"
+	c=$((c + 1))
+done
+t_end=$(uptime_ms)
+wait $spid
+sent=$?
+[ "$(cat $CPU1 2>/dev/null)" = 0 ] && echo 1 >$CPU1
+sed 's/^/# /' "$out"
+if [ $sent = 0 ]; then
 	set -- $(grep '^sent ' "$out")
 	echo "# $MIB MiB in $3 ms"
-	echo "ok 2 $MIB MiB sent to the host, same sha256 on both ends"
+	ok "$MIB MiB sent to the host, same sha256 on both ends"
 else
-	sed 's/^/# /' "$out"
-	echo "not ok 2 $MIB MiB sent to the host, same sha256 on both ends"
+	notok "$MIB MiB sent to the host, same sha256 on both ends"
 fi
+say "cpu1 offline and online $c times in $(((t_end - t_start) / 1000)) s of transfer; each cycle took$hp_ms ms"
+# at least MIN_CYCLES while the transfer ran, or the transfer was too
+# short to say anything
+MIN_CYCLES=3
+[ $hp_ok = 1 ] && [ $c -ge $MIN_CYCLES ] &&
+	ok "cpu1 offline and online again $c times during the transfer" ||
+	notok "cpu1 offline and online again $c times (at least $MIN_CYCLES) during the transfer"
 if [ $probed = 1 ]; then
+	echo 0 >$T/tracing_on
 	hits=$(probe_hits "$PROBE")
-	trace_off "$PROBE"
-	echo "# $FN: ${hits:-0} kprobe hits"
-	[ "${hits:-0}" -gt 0 ] && echo "ok 3 $FN ran" || echo "not ok 3 $FN ran"
+	# per work item (address): runs on cpu1, and runs elsewhere of the
+	# item that ran on cpu1 (drained when cpu1 went offline with it pending)
+	set -- $(awk -v p=" $PROBE:" 'index($0, p) {
+			cpu = ""; w = ""
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^\[[0-9]+\]$/) { cpu = substr($i, 2, length($i) - 2) + 0 }
+				if ($i ~ /^work=/) w = substr($i, 6)
+			}
+			runs[w, cpu]++
+			if (cpu == 1) mine[w] = 1
+		}
+		END {
+			on1 = 0; away = 0
+			for (k in runs) {
+				split(k, a, SUBSEP)
+				if (a[1] in mine) { if (a[2] == 1) on1 += runs[k]; else away += runs[k] }
+			}
+			print on1 + 0, away + 0
+		}' $T/trace)
+	on1=$1 away=$2
+	probe_del "$PROBE"
+	echo >$T/trace
+	echo 1 >$T/tracing_on
+	echo "# $FN: ${hits:-0} kprobe hits; cpu1's item ran $on1 times on cpu1 and $away times on another CPU (cpu1 going offline with it pending)"
+	[ "${hits:-0}" -gt 0 ] && ok "$FN ran" || notok "$FN ran"
+	[ "$on1" -gt 0 ] && ok "$FN ran on cpu1, the sender's CPU" ||
+		notok "$FN ran on cpu1, the sender's CPU"
 else
-	echo "not ok 3 $FN ran # no kprobe"
+	notok "$FN ran # no kprobe"
+	notok "$FN ran on cpu1, the sender's CPU # no kprobe"
 fi
+# the sender's socket is freed once the peer has closed too
+i=0
+used=$(sockets_used)
+while [ $i -lt 20 ] && [ "$used" -gt "$used_before" ]; do
+	sleep 0.5
+	used=$(sockets_used)
+	i=$((i + 1))
+done
+say "sockets used: $used_before before the transfer, $used after"
+[ "$used" -le "$used_before" ] && ok "no socket left allocated after the transfer" ||
+	notok "no socket left allocated after the transfer"
 rm -f "$out"

@@ -23,7 +23,7 @@ import hashlib
 import os
 import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, ContextManager, Dict, Iterator, List, Optional
 
@@ -40,8 +40,10 @@ class Conversion:
 	name: str
 	# QEMU arguments, given the boot's log directory (for disk images)
 	devices: Callable[[Path], List[str]]
-	# extra kernel command line words
 	host: Optional[HostPeer] = None
+	# check mode only: the script's last arguments, after the host
+	# peer's: the sizes of its teardown or hotplug stress (see below)
+	stress: List[str] = field(default_factory=list)
 
 	@property
 	def script(self) -> Path:
@@ -191,14 +193,29 @@ def tsq_devices(logdir: Path) -> List[str]:
 	return ['-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0']
 
 
+# The bounded teardown and hotplug stress of check mode, which `make check`
+# runs in the conversions boot on the debug kernel:
+# - usb: each of the xHCI and the EHCI controller is unbound from its
+#   driver during O_DIRECT reads of its usb-storage disk and bound again,
+#   USB_UNBIND_CYCLES times (usb_remove_hcd() with givebacks in flight);
+# - ipmi: the system interface is unbound from ipmi_si during ipmitool
+#   traffic and bound again, IPMI_UNBIND_CYCLES times (the interface is
+#   unregistered and freed);
+# - tsq: cpu1 is taken offline and back online during the 256 MiB transfer,
+#   with the sender on cpu1, until the transfer ends or TSQ_HOTPLUG_CYCLES
+#   times.
+USB_UNBIND_CYCLES = 4
+IPMI_UNBIND_CYCLES = 12
+TSQ_HOTPLUG_CYCLES = 25
+
 # The conversions, in series order.  Each entry's guest script must exist.
 CONVERSIONS: List[Conversion] = [
-	Conversion('usb', usb_devices, host=usb_host),
+	Conversion('usb', usb_devices, host=usb_host, stress=[str(USB_UNBIND_CYCLES)]),
 	Conversion('vt', vt_devices),
 	# IPMI message handler: ipmitool against QEMU's simulated BMC
-	Conversion('ipmi', ipmi_devices),
+	Conversion('ipmi', ipmi_devices, stress=[str(IPMI_UNBIND_CYCLES)]),
 	# TCP Small Queues: 256 MiB from the guest to tsq_peer
-	Conversion('tsq', tsq_devices, host=tsq_peer),
+	Conversion('tsq', tsq_devices, host=tsq_peer, stress=[str(TSQ_HOTPLUG_CYCLES)]),
 ]
 
 
@@ -220,10 +237,12 @@ def host_peers(logdir: Path, convs: List[Conversion]) -> Iterator[Dict[str, List
 
 
 def job(convs: List[Conversion], mode: str, args: Dict[str, List[str]]) -> str:
-	"""The guest job: every conversion's script as section conv-NAME."""
+	"""The guest job: every conversion's script as section conv-NAME;
+	in check mode with its stress arguments."""
 	text = jobs.PRELUDE
 	for c in convs:
-		words = ' '.join([mode] + args.get(c.name, []))
+		stress = c.stress if mode == 'check' else []
+		words = ' '.join([mode] + args.get(c.name, []) + stress)
 		text += f'section conv-{c.name} sh {c.script} {words} || status=1\n'
 	return text + jobs.TAIL
 

@@ -38,6 +38,7 @@ PACKAGES: Dict[str, str] = {
 	'libc6-dev-arm64-cross': 'the static arm64 workqueue kselftest (its libc.a)',
 	'qemu-system-arm': 'booting the arm64 test kernel (qemu-system-aarch64)',
 	'linux-config-6.1': 'Debian\'s 6.1 amd64 configuration, which make check compiles under',
+	'coccinelle': 'spatch: the tasklet-to-BH-work-item semantic patch (make check, make convert-report)',
 	# Not installed: Debian's busybox-static:arm64, the arm64 guest's
 	# userland, is downloaded (apt-get download, dpkg's foreign
 	# architecture arm64 added) and unpacked by tools/wqbh/arm64.py.
