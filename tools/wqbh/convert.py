@@ -49,20 +49,22 @@ SAME_IN_SUBSTANCE = {'enable_work': {'enable_work', 'enable_and_queue_work'}}
 
 # Tasklet users the series doesn't convert, from as many subsystems, each
 # converted whole by the semantic patch and built by x86_64 allmodconfig:
-# tasklet_setup() and from_tasklet(), tasklet_init() with the container
-# as data, a callback called directly, DECLARE_TASKLET(), the high-
-# priority softirq, disable and enable, kill.
+# tasklet_init() with the container as data and direct calls of the
+# callback (firewire), tasklet_setup() and from_tasklet(), disable and
+# enable, tasklet_disable_in_atomic(), kill, members declared in a
+# driver's header (acenic).
 SAMPLE = [
 	'drivers/firewire/ohci.c',
-	'drivers/spi/spi-pl022.c',
 	'drivers/net/ethernet/alteon/acenic.c',
-	'drivers/input/serio/hil_mlc.c',
-	'drivers/dma/dw/core.c',
+	'drivers/dma/sf-pdma/sf-pdma.c',
+	'drivers/tty/ipwireless/hardware.c',
+	'drivers/media/usb/ttusb-dec/ttusb_dec.c',
+	'drivers/crypto/qce/core.c',
+	'net/rds/ib_cm.c',
+	'drivers/net/ifb.c',
 	'drivers/mmc/host/cb710-mmc.c',
+	'drivers/net/caif/caif_virtio.c',
 	'drivers/net/ppp/ppp_async.c',
-	'drivers/atm/solos-pci.c',
-	'drivers/hv/connection.c',
-	'net/mac80211/main.c',
 ]
 
 # The series' own conversions: (file, its patch).
