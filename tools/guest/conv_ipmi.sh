@@ -142,12 +142,15 @@ fi
 # during the cycles but the last one was freed (kprobes on ipmi_add_smi()
 # and intf_free()).
 
-# the device bound to ipmi_si
+# the device that carries ipmi0: SMBIOS and ACPI both describe QEMU's KCS
+# interface, so ipmi_si binds two platform devices, but registers the
+# interface on one of them only (ACPI's), the other being a duplicate
+# whose unbind would unregister nothing
 si_dev=
-for d in /sys/bus/platform/drivers/ipmi_si/*; do
-	[ -L "$d" ] || continue
-	case ${d##*/} in module) ;; *) si_dev=${d##*/} ;; esac
-done
+dev=$(readlink -f /sys/class/ipmi/ipmi0/device 2>/dev/null)
+if [ -n "$dev" ] && [ -e /sys/bus/platform/drivers/ipmi_si/"${dev##*/}" ]; then
+	si_dev=${dev##*/}
+fi
 : >"$work/traffic"
 i=0
 while [ $i -lt 20 ]; do
@@ -169,7 +172,7 @@ probe_add wqbh_ipmi_free p intf_free || probes=
 probe_add wqbh_ipmi_rcv p "$FN" || probes=
 [ -n "$probes" ] || say "can't make the kprobes on ipmi_add_smi, intf_free and $FN"
 if [ -z "$si_dev" ]; then
-	say "no device bound to ipmi_si"
+	say "no ipmi_si device carries ipmi0 (/sys/class/ipmi/ipmi0/device)"
 	stress_ok=0 back_ok=0
 fi
 rm -f "$work/stop"
@@ -190,6 +193,11 @@ while [ $stress_ok = 1 ] && [ $c -lt "$cycles" ]; do
 		break
 	fi
 	unb="$unb $((t1 - t0))"
+	if [ -e /sys/class/ipmi/ipmi0 ]; then
+		say "cycle $c: ipmi0 still registered after the unbind of $si_dev"
+		stress_ok=0
+		break
+	fi
 	if ! sysfs_write /sys/bus/platform/drivers/ipmi_si/bind "$si_dev" || ! ipmi_dev; then
 		say "cycle $c: $si_dev bound again: no /dev/ipmi0 after 20 s"
 		back_ok=0

@@ -69,7 +69,9 @@ probe_add() {
 	echo 1 >$T/events/kprobes/"$_probe"/enable
 }
 probe_del() {
-	echo 0 >$T/events/kprobes/"$1"/enable 2>/dev/null
+	# a probe that was never made has no enable file: no message
+	[ -e $T/events/kprobes/"$1"/enable ] || return 0
+	echo 0 >$T/events/kprobes/"$1"/enable
 	echo "-:$1" >>$T/kprobe_events 2>/dev/null
 }
 

@@ -349,8 +349,10 @@ done
 for p in wqbh_urb_alloc wqbh_urb_get wqbh_urb_put; do
 	echo 'common_pid < 0' >$T/events/kprobes/$p/filter 2>/dev/null
 done
-echo 'urb == 0' >$T/events/kprobes/wqbh_urb_getnull/filter 2>/dev/null
-echo 'urb == 0' >$T/events/kprobes/wqbh_urb_putnull/filter 2>/dev/null
+if [ -n "$nullfix" ]; then
+	echo 'urb == 0' >$T/events/kprobes/wqbh_urb_getnull/filter
+	echo 'urb == 0' >$T/events/kprobes/wqbh_urb_putnull/filter
+fi
 echo 'ret == 1' >$T/events/kprobes/wqbh_flush/filter 2>/dev/null
 echo 'ret == 1' >$T/events/kprobes/wqbh_cancel/filter 2>/dev/null
 echo >$T/trace
