@@ -12,7 +12,7 @@ DURATION ?= 60
 SEED ?= 1
 BOOTS ?= 3
 
-.PHONY: run check check-harness apply export build boot bisect bench conv conv-bench convert-report splat torture torture-mutants help
+.PHONY: run check check-harness apply export build boot bisect bench conv conv-bench convert-report mbox splat torture torture-mutants help
 
 help:
 	@echo "make run                    main job: base tree, apply, build, boot in QEMU, kselftests, wq_dump.py"
@@ -31,6 +31,7 @@ help:
 	@echo "make torture [DURATION=s] [SEED=n] [FLAVOUR=debug|bench]"
 	@echo "                            torture test of work items in QEMU, with CPU hotplug"
 	@echo "make torture-mutants        each planted bug of tools/test_data/mutants/: caught?"
+	@echo "make mbox [V=n] [TAG=1]     the series as mail in build/mbox/; TAG=1 records it as sent"
 	@echo "make splat LOG=FILE         kernel splats (BUG, WARNING, KASAN, ...) in a console log"
 
 $(PY):
@@ -72,6 +73,9 @@ conv-bench: | $(PY)
 
 convert-report: | $(PY)
 	$(WQBH) convert-report
+
+mbox: | $(PY)
+	$(WQBH) mbox $(if $(V),--version $(V)) $(if $(TAG),--tag)
 
 splat: | $(PY)
 	@if [ -z "$(LOG)" ]; then echo "usage: make splat LOG=FILE" >&2; exit 2; fi

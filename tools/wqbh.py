@@ -33,7 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wqbh import arm64, bench, configs, conv, convert, deps, jobs, kernel, ktap, tree	# noqa: E402
+from wqbh import (arm64, bench, configs, conv, convert, deps, jobs, kernel, ktap,	# noqa: E402
+		  mail, tree)
 from wqbh.common import (BASE_TAG, BRANCH, BUILD, DEFAULT_TREE, LOGS, PATCHES,	# noqa: E402
 			 REPO, SERIES, HarnessError, git, log, read_series)
 from wqbh.results import Results	# noqa: E402
@@ -316,6 +317,17 @@ def check_series(res: Results, t: Path) -> bool:
 				res.add(name, 'pass')
 			except HarnessError as e:
 				res.add(name, 'fail', str(e))
+		name = 'mbox: `b4 am` of the series as mail gives the series\' tree'
+		tmp_mbox = Path(tempfile.mkdtemp(prefix='wqbh-mbox-')) / 'series.mbox'
+		try:
+			cover_text = tree.COVER_TEXT.read_text() if tree.COVER_TEXT.exists() else ''
+			tmp_mbox.write_text(mail.build_mbox(1, cover_text))
+			mail.b4_round_trip(t, tmp_mbox, wt_head)
+			res.add(name, 'pass')
+		except HarnessError as e:
+			res.add(name, 'fail', str(e))
+		finally:
+			shutil.rmtree(tmp_mbox.parent, ignore_errors=True)
 	finally:
 		git(t, 'worktree', 'remove', '--force', str(wt), check=False)
 	return ok
@@ -619,6 +631,23 @@ def cmd_convert_report(args) -> int:
 	return 0
 
 
+def cmd_mbox(args) -> int:
+	"""The series as one mbox to send (build/mbox/wqbh-vN.mbox), with
+	TAG the version recorded as sent."""
+	if not args.no_deps:
+		deps.ensure()
+	version = args.version or mail.next_version()
+	# the range-diff of v2 and later applies both versions on the base
+	t = tree.ensure_base(DEFAULT_TREE) if version > 1 else DEFAULT_TREE
+	path = mail.write_mbox(t, version, args.tag)
+	log(f'wrote {path} (v{version}): send it with git send-email, or import it '
+	    'into a mail client')
+	if args.tag:
+		log(f'this commit is {mail.TAG_PREFIX}{version}: the next version\'s '
+		    'range-diff compares with it')
+	return 0
+
+
 def cmd_apply(args) -> int:
 	target = Path(args.tree).resolve() if args.tree else None
 	if target is None:
@@ -741,6 +770,7 @@ def main(argv=None) -> int:
 		('torture', cmd_torture, 'torture test of work items (lib/test_wqtorture.c)'),
 		('torture-mutants', cmd_torture_mutants,
 		 'planted bugs: does the torture test catch each?'),
+		('mbox', cmd_mbox, 'the series as an mbox to send, versioned, threaded'),
 		('convert-report', cmd_convert_report,
 		 'the tasklet converter over the whole base tree, compiled: coverage table')):
 		sp = sub.add_parser(name, help=helptext)
@@ -791,6 +821,13 @@ def main(argv=None) -> int:
 					help='no CPU hotplug meanwhile')
 			sp.add_argument('--params', default='',
 					help='more module parameters, e.g. "nitems=128 mix=free=10"')
+		if name == 'mbox':
+			sp.add_argument('--version', type=int, default=0,
+					help='the version to write (default: the last '
+					'series-vN tag while patches/ is unchanged since, else '
+					'the next one)')
+			sp.add_argument('--tag', action='store_true',
+					help='record the version as sent: tag HEAD series-vN')
 		if name == 'torture-mutants':
 			sp.add_argument('--ref', default=BRANCH,
 					help=f'the tree to plant the bugs in (default {BRANCH})')
