@@ -9,8 +9,11 @@ Run under drgn, live or on a crash dump:
 
 The script first collects kernel objects into plain Python data (dicts,
 lists, numbers, strings); the text and JSON output are both rendered from
-that data.  Targets Linux 6.1 structures (wq->cpu_pwqs, wq->numa_pwq_tbl)
-and also understands the later layout (wq->cpu_pwq).  BH (softirq)
+that data.  Written for Linux 6.1 (wq->cpu_pwqs, wq->numa_pwq_tbl), with
+or without the BH workqueue series; it also reads the per-CPU pwq
+pointers of 6.6 to 6.8 (wq->cpu_pwq), which are not tested here.  6.9 and
+later, whose pool_workqueue has no max_active, are refused with a message
+that says so (upstream's tools/workqueue/wq_dump.py is for them).  BH (softirq)
 worker pools are found at run time through the symbols `bh_worker_pools`,
 `POOL_BH` and `WQ_BH`; a kernel without them is reported as having no BH
 pools.
@@ -248,6 +251,13 @@ _ENUMS = {
     ("workqueues", "type"): WQ_TYPES,
     ("work_items", "state"): WORK_STATES,
 }
+
+
+def _pool_name(p):
+    """A pool in messages: its id and CPU (or that it is unbound)."""
+    cpu = p.get("cpu")
+    where = f"CPU {cpu}" if cpu is not None and cpu >= 0 else "unbound"
+    return f"pool {p.get('id')} ({where})"
 
 
 class WqDumpError(Exception):
@@ -761,6 +771,11 @@ class Collector:
                                   "debug info")
             have = self._members(t.unqualified())
             missing = [f for f in fields if f not in have]
+            if tname == "struct pool_workqueue" and "max_active" in missing:
+                raise WqDumpError(
+                    "Linux 6.9 or later (struct pool_workqueue has no "
+                    "max_active): wq_dump.py reads the workqueue layout of "
+                    "6.1; use the kernel's tools/workqueue/wq_dump.py there")
             if missing:
                 raise WqDumpError(f"unknown workqueue layout: {tname} has "
                                   f"no {', '.join(missing)}")
@@ -1046,11 +1061,11 @@ class Collector:
             members = self.members["struct worker_pool"]
             if "bh_taken" in members:
                 for work in self._inbox(pool.bh_taken.value_(),
-                                        f"taken inbox of pool {p}", False):
+                                        f"taken inbox of {_pool_name(p)}", False):
                     items.append(self._work_item(work, p, "inbox"))
             if "bh_inbox" in members:
                 for work in self._inbox(pool.bh_inbox.first.value_(),
-                                        f"inbox of pool {p}", True):
+                                        f"inbox of {_pool_name(p)}", True):
                     items.append(self._work_item(work, p, "inbox"))
             for worker in self._walk(pool.workers, "struct worker", "node"):
                 if not worker.current_work.value_():
@@ -1060,7 +1075,7 @@ class Collector:
                                        "struct work_struct", "entry"):
                     items.append(self._work_item(work, p, "scheduled"))
         except self.drgn.FaultError as e:
-            self.errors.append(f"pool {p['id']}: {e}")
+            self.errors.append(f"{_pool_name(p)}: {e}")
         return busy
 
     def _task(self, task):

@@ -91,6 +91,13 @@ class HelperTest(unittest.TestCase):
         self.assertEqual(wq_dump.cpulist([5, 0, 1, 3, 4, 9]), "0-1,3-5,9")
         self.assertEqual(wq_dump.cpulist([1, 1, 2]), "1-2")
 
+    def test_pool_named_by_id_and_cpu(self):
+        # messages name a pool, not the whole dict of its collected state
+        p = {"id": 14, "cpu": 3, "kind": "bh", "workers": [1, 2]}
+        self.assertEqual(wq_dump._pool_name(p), "pool 14 (CPU 3)")
+        self.assertEqual(wq_dump._pool_name({"id": 8, "cpu": -1}), "pool 8 (unbound)")
+        self.assertEqual(wq_dump._pool_name({"id": 9, "cpu": None}), "pool 9 (unbound)")
+
     def test_decode_flags(self):
         known = {"WQ_UNBOUND": 2, "WQ_MEM_RECLAIM": 8, "__WQ_ORDERED": 1 << 17}
         self.assertEqual(wq_dump.decode_flags(0, known), [])
