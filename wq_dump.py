@@ -1278,6 +1278,125 @@ class Collector:
 
 
 # ---------------------------------------------------------------------------
+# --watch: samples over time
+# ---------------------------------------------------------------------------
+
+# 6.1 keeps no per-workqueue counters (upstream's wq_monitor.py reads the
+# pwq->stats of 6.6+), so a sample is what a snapshot shows at one moment:
+# queue lengths and busy workers, and the softirq counts of the tasklet
+# softirqs, which run tasklets and BH work items alike.
+
+def watch_sample(snap, when):
+    """The numbers --watch shows, from one snapshot taken at `when` (s)."""
+    inbox, queued = {}, {}
+    for it in snap["work_items"]:
+        if it["state"] == "inbox":
+            inbox[it["pool"]] = inbox.get(it["pool"], 0) + 1
+        if it["workqueue"] is not None:
+            queued[it["workqueue"]] = queued.get(it["workqueue"], 0) + 1
+    return {
+        "time": when,
+        "pools": [{"id": p["id"], "kind": p["kind"], "cpu": p["cpu"],
+                   "pending": p["nr_pending"], "inbox": inbox.get(p["id"], 0),
+                   "busy": p["nr_busy"], "inactive": p["nr_inactive"]}
+                  for p in snap["pools"]],
+        "workqueues": [{"name": w["name"], "type": w["type"],
+                        "active": w["nr_active"], "inactive": w["nr_inactive"],
+                        "queued": queued.get(w["name"], 0)}
+                       for w in snap["workqueues"]],
+        "cpus": [{"cpu": c["cpu"], "tasklets": len(c["normal"]),
+                  "tasklets_hi": len(c["hi"]),
+                  "tasklet_softirqs": c["softirq_runs"]["tasklet"],
+                  "hi_softirqs": c["softirq_runs"]["hi"]}
+                 for c in snap["tasklets"]["per_cpu"]],
+    }
+
+
+def _rate(cur, prev, seconds):
+    if cur is None or prev is None or seconds <= 0:
+        return None
+    return round((cur - prev) / seconds, 1)
+
+
+def watch_rates(cur, prev):
+    """cur with the softirq counts of each CPU turned into rates (per
+    second) against the previous sample; None for the first one."""
+    seconds = cur["time"] - prev["time"] if prev else 0
+    before = {c["cpu"]: c for c in prev["cpus"]} if prev else {}
+    out = dict(cur, interval=round(seconds, 3) if prev else None)
+    out["cpus"] = []
+    for c in cur["cpus"]:
+        b = before.get(c["cpu"], {})
+        out["cpus"].append(dict(
+            c, tasklet_softirqs_per_s=_rate(c["tasklet_softirqs"],
+                                            b.get("tasklet_softirqs"), seconds),
+            hi_softirqs_per_s=_rate(c["hi_softirqs"], b.get("hi_softirqs"),
+                                    seconds)))
+    return out
+
+
+def render_watch(sample, release, all_rows=False):
+    """One --watch screen.  Pools and workqueues with nothing queued or
+    running are left out unless all_rows; BH pools are always shown."""
+    out = [f"Linux {release}: every {sample['interval'] or '-'} s "
+           "(softirq rates need two samples)", ""]
+    pools = [p for p in sample["pools"]
+             if all_rows or p["kind"] == "bh"
+             or p["pending"] or p["inbox"] or p["busy"] or p["inactive"]]
+    out += _title("Pools")
+    out += _table(("ID", "KIND", "CPU", "PENDING", "INBOX", "BUSY", "INACTIVE"),
+                  [(p["id"], p["kind"], p["cpu"], p["pending"], p["inbox"],
+                    p["busy"], p["inactive"]) for p in pools],
+                  ("ID", "CPU", "PENDING", "INBOX", "BUSY", "INACTIVE"))
+    out.append("")
+    wqs = [w for w in sample["workqueues"]
+           if all_rows or w["active"] or w["inactive"] or w["queued"]]
+    out += _title("Workqueues with work")
+    if wqs:
+        out += _table(("NAME", "TYPE", "ACTIVE", "INACTIVE", "QUEUED"),
+                      [(w["name"], w["type"], w["active"], w["inactive"],
+                        w["queued"]) for w in wqs],
+                      ("ACTIVE", "INACTIVE", "QUEUED"))
+    else:
+        out.append("(none)")
+    out.append("")
+    out += _title("Tasklet softirqs per CPU (they run BH work items too)")
+    out += _table(("CPU", "TASKLETS", "HI", "TASKLET/s", "HI/s"),
+                  [(c["cpu"], c["tasklets"], c["tasklets_hi"],
+                    c["tasklet_softirqs_per_s"], c["hi_softirqs_per_s"])
+                   for c in sample["cpus"]],
+                  ("CPU", "TASKLETS", "HI", "TASKLET/s", "HI/s"))
+    return "\n".join(out) + "\n"
+
+
+def watch(collect, prog, interval, count, as_json, wq=None, out=None,
+          clock=None, sleep=None):
+    """Sample every `interval` seconds, `count` times (0: until ^C), and
+    print a screen (cleared in place on a terminal) or one JSON object a
+    line."""
+    import time
+    out = out or sys.stdout
+    clock = clock or time.monotonic
+    sleep = sleep or time.sleep
+    tty = out.isatty() and not as_json
+    prev, n = None, 0
+    while True:
+        snap = filter_snapshot(collect(prog), wq=wq, pending=False)
+        cur = watch_sample(snap, clock())
+        sample = watch_rates(cur, prev)
+        if as_json:
+            out.write(json.dumps(sample, sort_keys=True) + "\n")
+        else:
+            text = render_watch(sample, snap["kernel"]["release"])
+            out.write(("\033[H\033[J" if tty else "") + text + ("" if tty else "\n"))
+        out.flush()
+        prev, n = cur, n + 1
+        if count and n >= count:
+            return
+        sleep(interval)
+
+
+# ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
 
@@ -1321,6 +1440,13 @@ def build_parser():
                    help="only what is queued or running: busy workers, work "
                         "items, pools and workqueues with work, busy "
                         "rescuers, non-empty tasklet queues")
+    p.add_argument("--watch", nargs="?", type=float, const=2.0, default=None,
+                   metavar="SECONDS",
+                   help="sample again every SECONDS (default 2) and show "
+                        "queue lengths, busy workers and tasklet softirq "
+                        "rates; with --json one object a line")
+    p.add_argument("--count", type=int, default=0, metavar="N",
+                   help="with --watch: stop after N samples (default: at ^C)")
     return p
 
 
@@ -1333,6 +1459,12 @@ def main(argv=None, prog=None, collect=None):
                 raise WqDumpError("no kernel to read: run under drgn, e.g. "
                                   "`/usr/bin/drgn wq_dump.py`")
             collect = lambda p: Collector(p).collect()  # noqa: E731
+        if args.watch is not None:
+            if args.watch <= 0 or args.count < 0:
+                raise WqDumpError("--watch needs a positive interval and "
+                                  "--count zero or more")
+            watch(collect, prog, args.watch, args.count, args.json, args.wq)
+            return 0
         snap = collect(prog)
         snap = filter_snapshot(snap, wq=args.wq, pending=args.pending)
         out = render_json(snap) if args.json else render_text(snap)

@@ -8,7 +8,6 @@ the changelog rule and mboxrd quoting.  The b4 round trip itself runs in
 Run: cd tools && /usr/bin/python3 -m unittest mail_test
 """
 
-import email
 import mailbox
 import os
 import shutil

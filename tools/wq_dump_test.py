@@ -400,6 +400,71 @@ class RenderTest(unittest.TestCase):
                 self.assertIn(f"\n{title}\n", "\n" + text)
 
 
+class WatchTest(unittest.TestCase):
+    """--watch on canned snapshots, with a fake clock."""
+
+    def run_watch(self, count, as_json, step=500):
+        snaps = []
+
+        def collect(prog):
+            snap = copy.deepcopy(load("bh_busy"))
+            for c in snap["tasklets"]["per_cpu"]:
+                c["softirq_runs"]["tasklet"] += step * len(snaps)
+            snaps.append(snap)
+            return snap
+        times = iter([10.0, 12.0, 14.0, 16.0])
+        slept = []
+        out = io.StringIO()
+        wq_dump.watch(collect, None, 2.0, count, as_json, out=out,
+                      clock=lambda: next(times), sleep=slept.append)
+        return out.getvalue(), slept, len(snaps)
+
+    def test_json_stream_with_rates(self):
+        text, slept, n = self.run_watch(3, True)
+        lines = text.splitlines()
+        self.assertEqual((len(lines), n, slept), (3, 3, [2.0, 2.0]))
+        first, second = json.loads(lines[0]), json.loads(lines[1])
+        self.assertIsNone(first["interval"])
+        self.assertIsNone(first["cpus"][0]["tasklet_softirqs_per_s"])
+        self.assertEqual(second["interval"], 2.0)
+        # 500 more tasklet softirqs in 2 s on every CPU
+        self.assertEqual({c["tasklet_softirqs_per_s"] for c in second["cpus"]},
+                         {250.0})
+        self.assertEqual({c["hi_softirqs_per_s"] for c in second["cpus"]}, {0.0})
+        kinds = {p["kind"] for p in second["pools"]}
+        self.assertIn("bh", kinds)
+
+    def test_counts_what_is_queued(self):
+        snap = load("bh_busy")
+        sample = wq_dump.watch_sample(snap, 0.0)
+        for p in sample["pools"]:
+            want = sum(1 for it in snap["work_items"]
+                       if it["pool"] == p["id"] and it["state"] == "inbox")
+            self.assertEqual(p["inbox"], want)
+        queued = sum(w["queued"] for w in sample["workqueues"])
+        self.assertEqual(queued, sum(1 for it in snap["work_items"]
+                                     if it["workqueue"] is not None))
+
+    def test_text_screens_without_escapes_off_a_terminal(self):
+        text, _, n = self.run_watch(2, False)
+        self.assertEqual(n, 2)
+        self.assertNotIn("\033", text)
+        self.assertEqual(text.count("Tasklet softirqs per CPU"), 2)
+        self.assertIn("TASKLET/s", text)
+        self.assertIn(" bh ", text)
+
+    def test_bad_interval_is_an_error(self):
+        rc, out, err = run_main(["--watch", "0"], load("bh_busy"))
+        self.assertEqual((rc, out), (1, ""))
+        self.assertIn("--watch needs a positive interval", err)
+
+    def test_main_watch_count(self):
+        rc, out, err = run_main(["--watch", "0.01", "--count", "2", "--json"],
+                                load("bh_busy"))
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(len(out.splitlines()), 2)
+
+
 class MainTest(unittest.TestCase):
     def test_text_and_json(self):
         snap = load("bh_busy")
@@ -522,9 +587,17 @@ class CheckerTest(unittest.TestCase):
                          "/nonexistent/vmlinux not found\n")
 
     def test_mode_problems(self):
+        snap = load("bh_busy")
+        ticks = iter([0.0, 1.0])
+        stream = io.StringIO()
+        wq_dump.watch(lambda prog: copy.deepcopy(snap), None, 1.0, 2, True,
+                      out=stream, clock=lambda: next(ticks), sleep=lambda s: None)
+
         def good(argv):
             if argv == ["--wq", "no-such-workqueue"]:
                 return 1, "", "wq_dump: error: no workqueue matches\n"
+            if argv == wq_dump_check.WATCH_ARGS:
+                return 0, stream.getvalue(), ""
             return 0, ("Worker pools\n(only queued or running work)\n"
                        "(workqueue filter: events)\n"), ""
         self.assertEqual(wq_dump_check.mode_problems(good), [])
@@ -532,10 +605,13 @@ class CheckerTest(unittest.TestCase):
         def bad(argv):
             if argv == ["--wq", "no-such-workqueue"]:
                 return 0, "", ""
+            if argv == wq_dump_check.WATCH_ARGS:
+                return 0, stream.getvalue().splitlines()[0] + "\n", ""
             return 0, "Worker pools\n", ""
         problems = wq_dump_check.mode_problems(bad)
-        self.assertEqual(len(problems), 3, problems)
-        self.assertTrue(problems[-1].startswith("unknown --wq: exit 0"))
+        self.assertEqual(len(problems), 4, problems)
+        self.assertTrue(problems[2].startswith("unknown --wq: exit 0"))
+        self.assertTrue(problems[3].startswith("--watch --count 2: exit 0, 1 samples"))
 
     def test_parse_cpulist(self):
         self.assertEqual(wq_dump_check.parse_cpulist("0-2,5\n"), [0, 1, 2, 5])

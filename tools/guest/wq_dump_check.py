@@ -20,7 +20,7 @@ schema and checks invariants of a healthy kernel:
     WQ_BH queues map to them;
   - tasklet queues were read for every possible CPU.
 
-With --all-modes it also runs the text, --pending and --wq modes and a
+With --all-modes it also runs the text, --pending, --wq and --watch modes and a
 --wq filter that matches nothing (must fail with one line on stderr).
 
 With --core VMCORE it checks a crash dump instead (e.g. on the host).
@@ -204,7 +204,7 @@ def check_snapshot(snap, online=None, expect_bh="auto"):
 
 
 def mode_problems(run_mode):
-    """Problems of the text, --pending and --wq modes, and of an unknown
+    """Problems of the text, --pending, --wq and --watch modes, and of an unknown
     --wq, which must fail with one line on stderr.  run_mode(argv) runs
     wq_dump.py with those arguments and returns (exit status, stdout,
     stderr)."""
@@ -221,6 +221,34 @@ def mode_problems(run_mode):
     lines = err.strip().splitlines()
     if rc != 1 or len(lines) != 1 or not lines[0].startswith("wq_dump: error:"):
         bad.append(f"unknown --wq: exit {rc}, stderr {err.strip()[-300:]!r}")
+    bad += watch_problems(*run_mode(WATCH_ARGS))
+    return bad
+
+
+# two samples a second apart, as a JSON stream
+WATCH_ARGS = ["--watch", "1", "--count", "2", "--json"]
+
+
+def watch_problems(rc, out, err):
+    """Problems of `wq_dump.py --watch 1 --count 2 --json`: two samples,
+    the second with its interval and a softirq rate for every CPU."""
+    try:
+        samples = [json.loads(line) for line in out.splitlines()]
+    except ValueError as e:
+        return [f"--watch --json: not a JSON stream ({e}); exit {rc}, "
+                f"stderr {err.strip()[-300:]!r}"]
+    if rc != 0 or len(samples) != 2:
+        return [f"--watch --count 2: exit {rc}, {len(samples)} samples; "
+                f"stderr {err.strip()[-300:]!r}"]
+    last = samples[1]
+    bad = []
+    if not last.get("interval") or last["interval"] <= 0:
+        bad.append(f"--watch: second sample's interval {last.get('interval')!r}")
+    if not last.get("cpus") or any(c.get("tasklet_softirqs_per_s") is None
+                                   for c in last["cpus"]):
+        bad.append("--watch: a CPU without its tasklet softirq rate")
+    if not last.get("pools"):
+        bad.append("--watch: no pools")
     return bad
 
 

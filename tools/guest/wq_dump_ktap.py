@@ -9,7 +9,7 @@ drgn, which loads the debug info once for all the tests:
 Tests, each a KTAP result:
   1. the JSON snapshot matches the documented schema and the invariants of a
      healthy kernel (see wq_dump_check.check_snapshot);
-  2. the text, --pending and --wq modes work, and an unknown --wq fails with
+  2. the text, --pending, --wq and --watch modes work, and an unknown --wq fails with
      one line on stderr;
   3. (--park CPU:N, live) with CPU offline, the test module parks N items on
      its system_bh_wq pool and one on its system_bh_highpri_wq pool; JSON and
@@ -182,7 +182,7 @@ def main(argv=None):
     # 2. the other modes
     problems = check.mode_problems(
         lambda extra: run_wq_dump(wq_dump, prog, extra))
-    ktap.result("wq_dump text, --pending and --wq modes", problems)
+    ktap.result("wq_dump text, --pending, --wq and --watch modes", problems)
 
     # 3./4. parked BH items
     if args.expect_bh == "no":

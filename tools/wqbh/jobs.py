@@ -117,7 +117,7 @@ PARK_ITEMS = 8		# items parked on system_bh_wq by the wq-dump test
 
 # The KTAP cases of tools/guest/wq_dump_ktap.py, by mode.
 WQ_DUMP_CASES = ['wq_dump JSON matches its schema and a healthy kernel',
-		 'wq_dump text, --pending and --wq modes']
+		 'wq_dump text, --pending, --wq and --watch modes']
 WQ_DUMP_PARK_CASES = ['parked BH items are shown',
 		      'parked BH items run when their CPU is back']
 WQ_DUMP_CORE_CASES = WQ_DUMP_CASES + ['parked BH items are shown (crash dump)']
