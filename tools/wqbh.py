@@ -682,6 +682,10 @@ def cmd_build(args) -> int:
 
 
 def cmd_bench(args) -> int:
+	if args.plot_only:
+		for f in bench.redraw():
+			log(f'saved {f}')
+		return 0
 	t = prepare(args)
 	text = bench.run_bench(t, smp=args.smp, timeout=args.timeout, boots=args.boots)
 	print(text, end='')
@@ -833,6 +837,9 @@ def main(argv=None) -> int:
 					help=f'the tree to plant the bugs in (default {BRANCH})')
 			sp.add_argument('only', nargs='*', metavar='NAME',
 					help='only the mutants whose file name contains NAME')
+		if name == 'bench':
+			sp.add_argument('--plot-only', action='store_true',
+					help='draw the plots again from the numbers of the last run')
 		if name in ('conv', 'bench'):
 			sp.add_argument('--boots', type=int, default=3, choices=range(1, 16),
 					metavar='N', help='boots per kernel for numbers '

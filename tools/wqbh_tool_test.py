@@ -17,10 +17,11 @@ import sys
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wqbh import bench, conv, convert, jobs, kernel, ktap, tree, vmcore	# noqa: E402
+from wqbh import bench, conv, convert, jobs, kernel, ktap, plots, tree, vmcore	# noqa: E402
 from wqbh.common import DEFAULT_TREE, HarnessError	# noqa: E402
 
 DATA = Path(__file__).resolve().parent / 'test_data'
@@ -275,6 +276,46 @@ class BenchTest(unittest.TestCase):
 		self.assertIn('tasklet alone (the same job on both kernels): 2100 against 2000 ns, 1.05x',
 			      text)
 		self.assertNotIn('tasklet_hi alone', text)
+
+	def cdf_lines(self, scale):
+		# a cdf line as the module prints it: p1, every 4th to p96, p99
+		qs = [1] + list(range(4, 97, 4)) + [99]
+		return [f'wqbh-bench: cdf {m} ' + ' '.join(f'p{q} {scale * (1000 + 10 * q)}' for q in qs)
+			for m in ('tasklet', 'system_bh_wq')]
+
+	def test_cdf_points_in_order(self):
+		t = bench.parse(self.cdf_lines(1))
+		xs, ys = plots.cdf(t[('cdf', 'tasklet')])
+		self.assertEqual(len(xs), 26)
+		self.assertEqual((ys[0], ys[-1]), (0.01, 0.99))
+		self.assertEqual(xs, sorted(xs))
+		self.assertEqual(xs[0], 1.01)	# µs
+
+	def test_plots_and_json_written(self):
+		tmp = Path(tempfile.mkdtemp())
+		raw = {'series': ['# boot 1'] + data_lines('bench/series.txt')[1:] + self.cdf_lines(1),
+		       'base': ['# boot 1'] + data_lines('bench/base.txt')[1:] + self.cdf_lines(2)}
+		try:
+			with mock.patch.object(bench, 'RESULTS', tmp):
+				files = bench.draw(raw)
+			self.assertEqual(sorted(f.name for f in files),
+					 ['bench.json', 'latency-cdf.png', 'throughput.png'])
+			for f in files[1:]:
+				self.assertEqual(f.read_bytes()[:8], b'\x89PNG\r\n\x1a\n')
+			doc = json.loads((tmp / 'bench.json').read_text())
+			self.assertEqual(doc['medians']['base']['cdf']['tasklet']['p99'], 2 * 1990)
+			self.assertGreaterEqual(len(doc['boots']['series']), 1)
+		finally:
+			shutil.rmtree(tmp)
+
+	def test_no_cdf_lines_is_an_error(self):
+		tmp = Path(tempfile.mkdtemp())
+		try:
+			with mock.patch.object(bench, 'RESULTS', tmp), \
+			     self.assertRaisesRegex(HarnessError, 'no "cdf" lines'):
+				bench.draw({'series': data_lines('bench/series.txt')})
+		finally:
+			shutil.rmtree(tmp)
 
 	def test_take_turns(self):
 		order = []

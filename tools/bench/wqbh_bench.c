@@ -132,6 +132,26 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /*
+ * The distribution of sorted samples as one line of quantiles, the 1st,
+ * every 4th from the 4th to the 96th, and the 99th percentile, for the
+ * host to draw latency CDFs from.
+ */
+static void print_cdf(const char *name, const char *suffix, const u64 *v,
+		      unsigned int n)
+{
+	char line[512];
+	int len, q;
+
+	len = scnprintf(line, sizeof(line), "cdf %s%s p1 %llu", name, suffix,
+			v[n / 100]);
+	for (q = 4; q <= 96; q += 4)
+		len += scnprintf(line + len, sizeof(line) - len, " p%d %llu", q,
+				 v[n * q / 100]);
+	scnprintf(line + len, sizeof(line) - len, " p99 %llu", v[n - 1 - n / 100]);
+	pr_info("%s\n", line);
+}
+
+/*
  * Sample the latency of the @nr mechanisms in @set, taking turns; the
  * results are printed as "latency NAME@suffix" ("latency NAME" without).
  */
@@ -176,6 +196,7 @@ static int bench_latency(const enum mech *set, int nr, const char *suffix)
 		pr_info("latency %s%s median_ns %llu p99_ns %llu samples %u\n",
 			mech_name[m], suffix, s[m][samples / 2],
 			s[m][samples - 1 - samples / 100], samples);
+		print_cdf(mech_name[m], suffix, s[m], samples);
 	}
 stop:
 	hrtimer_cancel(&lat.timer);

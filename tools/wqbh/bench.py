@@ -22,7 +22,7 @@ RESULTS = BUILD / 'bench'
 
 Table = Dict[Tuple[str, str], Dict[str, int]]	# (kind, mech) -> values
 
-_LINE = re.compile(r'wqbh-bench: (latency|throughput|primitive|workload) (\S+) (.*)$')
+_LINE = re.compile(r'wqbh-bench: (latency|cdf|throughput|primitive|workload) (\S+) (.*)$')
 
 
 def base_worktree(t: Path) -> Path:
@@ -190,4 +190,24 @@ def run_bench(t: Path, smp: int = 2, samples: int = 2000, items: int = 20000,
 	text = report(tables['series'], tables['base'])
 	text = f'Medians of {boots} boots per kernel, {smp} CPUs, {items} items, {samples} samples.\n\n' + text
 	save('report', text, raw)
-	return text
+	files = draw(raw)
+	return text + '\n' + '\n'.join(f'saved {f}' for f in files) + '\n'
+
+
+def draw(raw: Dict[str, List[str]]) -> List[Path]:
+	"""bench.json, latency-cdf.png and throughput.png in RESULTS from
+	each kernel's raw lines, boot by boot."""
+	from . import plots
+	boots = {name: [t for t in parse_boots(lines) if t] for name, lines in raw.items()}
+	return plots.write(RESULTS, boots, {n: median_table(b) for n, b in boots.items()})
+
+
+def redraw() -> List[Path]:
+	"""The plots again from the raw lines the last `make bench` saved."""
+	raw = {}
+	for name in ('series', 'base'):
+		path = RESULTS / f'{name}.txt'
+		if not path.exists():
+			raise HarnessError(f'{path} is missing: run make bench first')
+		raw[name] = path.read_text().splitlines()
+	return draw(raw)

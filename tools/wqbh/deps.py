@@ -14,6 +14,7 @@ PACKAGES: Dict[str, str] = {
 	'qemu-system-x86': 'booting the test kernels',
 	'python3-drgn': 'wq_dump.py',
 	'quilt': 'proving the series applies with quilt too',
+	'python3-matplotlib': 'make bench: the PNG plots',
 	'b4': 'make check: b4 am takes back the mail of make mbox',
 	'git': 'base tree, apply and export',
 	'make': 'kernel build',
