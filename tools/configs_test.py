@@ -285,6 +285,9 @@ class Arm64Test(unittest.TestCase):
 			(tmp / 'lib' / 'test_workqueue.c').write_text(
 				'static const struct wq_test_case wq_test_cases[] = {\n'
 				'\t{ "self_free",\ttest_self_free },\n};\n')
+			(tmp / 'lib' / 'test_wqtorture.c').write_text(
+				'} wqt_vkinds[WQT_NR_V] = {\n'
+				'\t[WQT_V_LOST] = { "lost", "every accepted queueing ran" },\n};\n')
 			job = arm64.test_job(4)
 			man = arm64.manifest(tmp, 4)
 			sections = set(re.findall(r'^section (\S+) ', job, re.M))
@@ -295,6 +298,12 @@ class Arm64Test(unittest.TestCase):
 			x86 = jobs.manifest(tmp, 4, wq_dump=False, lockdep_last=True)
 			self.assertEqual(man['arm64-kselftest-workqueue'], x86['kselftest-workqueue'])
 			self.assertEqual(man['arm64-kselftest-workqueue'], ['self_free'])
+			# the torture run, hotplug on, before the lockdep-off cases
+			self.assertEqual(man['arm64-wqtorture'], ['coverage', 'lost'])
+			self.assertIn('modprobe test_wqtorture duration=60 seed=1 hotplug=1', job)
+			self.assertLess(job.index('section arm64-wqtorture '),
+					job.index('section arm64-kselftest-workqueue-last '))
+			self.assertIn('hotplug=0', arm64.test_job(1))
 		finally:
 			shutil.rmtree(tmp)
 

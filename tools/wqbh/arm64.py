@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Callable, List, Optional
 
-from . import jobs, kernel
+from . import jobs, kernel, torture
 from .common import BUILD, GUEST, HarnessError, log, run
 from .results import Results
 
@@ -167,14 +167,24 @@ def boot(t: Path, out: Path, job: str, name: str, smp: int = 4, memory: str = '2
 
 
 # The sections of the x86_64 job that apply here: no wq_dump.py (no
-# python3 or drgn in the guest).
-SECTIONS = ['guest-smoke', 'kselftest-workqueue', 'backtracetest', 'kselftest-workqueue-last']
+# python3 or drgn in the guest); and make check's short torture run, which
+# x86_64 boots on its own, in the same boot, before the cases that leave
+# lockdep off.
+SECTIONS = ['guest-smoke', 'kselftest-workqueue', 'backtracetest', torture.SECTION,
+	    'kselftest-workqueue-last']
 
 
 def test_job(smp: int) -> str:
 	"""The x86_64 guest's job (jobs.test_job()) without wq_dump.py, its
-	kselftest in GUEST_DIR and its sections named arm64-*."""
-	job = jobs.test_job(Path(GUEST_DIR), smp, wq_dump=False, lockdep_last=True)
+	kselftest in GUEST_DIR, make check's torture run (CPU hotplug on
+	when there is a CPU to unplug) before the lockdep-off cases, and its
+	sections named arm64-*."""
+	job = jobs.test_job(Path(GUEST_DIR), smp, wq_dump=False, lockdep_last=False)
+	if not job.endswith(jobs.TAIL):
+		raise HarnessError('jobs.test_job() no longer ends with jobs.TAIL')
+	job = (job[:-len(jobs.TAIL)]
+	       + torture.job_section(torture.CHECK_DURATION, torture.CHECK_SEED, smp > 1)
+	       + jobs.LAST + jobs.TAIL)
 	job = job.replace(f'kst={GUEST_DIR}/kselftest/workqueue', f'kst={GUEST_DIR}')
 	for sec in SECTIONS:
 		job = job.replace(f'section {sec} ', f'section {PREFIX}{sec} ')
@@ -182,8 +192,10 @@ def test_job(smp: int) -> str:
 
 
 def manifest(t: Path, smp: int) -> jobs.Manifest:
-	"""What test_job() must report: the x86_64 manifest's sections, arm64-*."""
-	man = jobs.manifest(t, smp, wq_dump=False, lockdep_last=True)
+	"""What test_job() must report: the x86_64 manifest's sections and
+	the torture run's, arm64-*."""
+	man = dict(jobs.manifest(t, smp, wq_dump=False, lockdep_last=True))
+	man.update(torture.manifest(t))
 	return {PREFIX + sec: cases for sec, cases in man.items()}
 
 
