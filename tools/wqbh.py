@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import unittest
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -78,7 +78,16 @@ def report_boot(res: Results, name: str, boot: kernel.BootResult,
 	for sec in secs:
 		if sec not in manifest:
 			res.add(f'{name}: {sec}', 'fail', 'a section no manifest names')
+	counted = jobs.tasklet_counts(boot.output_lines())
+	if counted is not None:
+		log(f'{name}: {jobs.tasklet_summary(*counted)}')
+		TASKLET_COUNTS[name] = counted
 	return secs
+
+
+# make check's boots and the tasklet executions each reported, for the
+# summary at the end of the run (report_boot() fills it)
+TASKLET_COUNTS: Dict[str, Tuple[Dict[str, int], int]] = {}
 
 
 def add_ktap(res: Results, lines, sec: str, tree_path: Path, verbose: bool = False,
@@ -544,6 +553,11 @@ def cmd_check(args) -> int:
 	except HarnessError as e:
 		res.add('check: the run went to its end', 'fail', str(e))
 	log(f'check took {time.time() - start:.0f} s')
+	if TASKLET_COUNTS:
+		print('Tasklet executions per boot (irq:tasklet_entry, from the kernel '
+		      'command line to the end of the job):')
+		for name, counted in TASKLET_COUNTS.items():
+			print(f'  {name}: {jobs.tasklet_summary(*counted)}')
 	return finish(res)
 
 

@@ -291,6 +291,8 @@ class BenchTest(unittest.TestCase):
 		self.assertEqual(xs, sorted(xs))
 		self.assertEqual(xs[0], 1.01)	# µs
 
+	@unittest.skipUnless(importlib.util.find_spec('matplotlib'),
+			     'python3-matplotlib not installed (make check installs it)')
 	def test_plots_and_json_written(self):
 		tmp = Path(tempfile.mkdtemp())
 		raw = {'series': ['# boot 1'] + data_lines('bench/series.txt')[1:] + self.cdf_lines(1),
@@ -732,6 +734,53 @@ class ConvTest(unittest.TestCase):
 		peer.stop()
 		self.assertLess(time.monotonic() - start, 3)
 		self.assertFalse(peer._thread.is_alive())
+
+
+
+class TaskletCountTest(unittest.TestCase):
+	"""The job's count of tasklet executions and the host's reading of it."""
+
+	def test_end_of_job_counts_boot_and_job(self):
+		tmp = Path(tempfile.mkdtemp())
+		try:
+			tli = tmp / 'instance'
+			(tli / 'events/irq/tasklet_entry').mkdir(parents=True)
+			(tli / 'events/irq/tasklet_entry/enable').write_text('1\n')
+			for cpu, over in ((0, 0), (1, 3)):
+				(tli / f'per_cpu/cpu{cpu}').mkdir(parents=True)
+				(tli / f'per_cpu/cpu{cpu}/stats').write_text(f'entries: 9\noverrun: {over}\n')
+			(tli / 'trace').write_text(
+				'  <idle>-0 [001] ..s1. 5.1: tasklet_entry: tasklet=0xffff function=resend_irqs\n'
+				'  <idle>-0 [001] ..s1. 5.2: tasklet_entry: tasklet=0xffff function=kbd_bh\n'
+				'  <idle>-0 [001] ..s1. 5.3: tasklet_entry: tasklet=0xffff function=resend_irqs\n')
+			(tmp / 'boot').write_text('function=resend_irqs\n')
+			script = f'TLI={tli}\nTLB={tmp / "boot"}\n' + jobs.TASKLETS_END
+			out = subprocess.run(['sh', '-eu', '-c', script], capture_output=True,
+					     text=True, check=True).stdout.splitlines()
+			self.assertEqual(jobs.tasklet_counts(out),
+					 ({'resend_irqs': 3, 'kbd_bh': 1}, 3))
+		finally:
+			shutil.rmtree(tmp)
+
+	def test_no_count_without_the_lines(self):
+		self.assertIsNone(jobs.tasklet_counts(['wqbh-section-begin: x', 'ok 1 y']))
+		self.assertEqual(jobs.tasklet_counts(['wqbh-tasklets-overrun: 0']), ({}, 0))
+
+	def test_summary(self):
+		self.assertEqual(jobs.tasklet_summary({}, 0), '0 tasklet executions')
+		self.assertEqual(jobs.tasklet_summary({'a': 1, 'b': 5, 'c': 1}, 2),
+				 '7 tasklet executions: b 5, a 1, c 1 '
+				 '(and 2 events lost to a full trace buffer)')
+
+	def test_every_job_counts_only_on_debug_kernels(self):
+		self.assertIn('tasklets_begin', jobs.PRELUDE)
+		self.assertIn('tasklets_end', jobs.TAIL)
+		self.assertTrue(jobs.TAIL.rstrip().endswith('exit $status'))
+		self.assertEqual(kernel.tasklet_cmdline(Path('/t/out-debug')),
+				 ['trace_event=irq:tasklet_entry'])
+		self.assertEqual(kernel.tasklet_cmdline(Path('/t/out-arm64')),
+				 ['trace_event=irq:tasklet_entry'])
+		self.assertEqual(kernel.tasklet_cmdline(Path('/t/out-bench')), [])
 
 
 if __name__ == '__main__':

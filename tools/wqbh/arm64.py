@@ -158,7 +158,8 @@ def boot(t: Path, out: Path, job: str, name: str, smp: int = 4, memory: str = '2
 	qc = kernel.qemu_config(ARCH)
 	image, logdir, console, output, jobfile = kernel.guest_files(out, qc, name, job)
 	initrd = make_initramfs(t, out, jobfile, logdir / 'initramfs.cpio')
-	cmd = qemu_args(qc, image, initrd, kernel_cmdline(qc), console, output, smp, memory)
+	cmd = qemu_args(qc, image, initrd, kernel_cmdline(qc, kernel.tasklet_cmdline(out)),
+			console, output, smp, memory)
 	(logdir / 'qemu.cmd').write_text(' '.join(shlex.quote(c) for c in cmd) + '\n')
 	log(f'booting {name}: {out.name} ({ARCH}), {smp} CPUs, log {console}')
 	res = kernel.run_guest(cmd, name, logdir, console, output, timeout)

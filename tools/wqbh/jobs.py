@@ -27,6 +27,44 @@ section() {	# section NAME COMMAND...: run COMMAND as one output section
 status=0
 '''
 
+# Tasklet executions of the boot, by callback (irq:tasklet_entry).  Until
+# the job starts they go to the top trace buffer (the kernel command line's
+# trace_event=, see kernel.TASKLET_TRACE); the job counts those, then
+# traces the event in an instance of its own, which the tests' clearing
+# of the top buffer leaves alone, and TASKLETS_END reports both.  Boots
+# without that command line (the bench kernels) trace nothing.
+TASKLETS_BEGIN = r'''
+TL=/sys/kernel/tracing
+TLI=$TL/instances/wqbh_tasklets
+TLB=/tmp/wqbh-tasklets-boot
+tasklets_begin() {	# count the boot's tasklets, trace the job's apart
+	grep -q 'trace_event=irq:tasklet_entry' /proc/cmdline || return 0
+	[ -e $TL/events/irq/tasklet_entry/enable ] || return 0
+	grep -o 'function=[^ ]*' $TL/trace >$TLB 2>/dev/null
+	echo 0 >$TL/events/irq/tasklet_entry/enable
+	echo >$TL/trace
+	mkdir $TLI 2>/dev/null && echo 1 >$TLI/events/irq/tasklet_entry/enable
+}
+tasklets_begin
+'''
+
+TASKLETS_END = r'''
+tasklets_end() {	# wqbh-tasklets: CALLBACK COUNT lines, then the events lost
+	[ -n "${TLI:-}" ] && [ -d "$TLI" ] || return 0
+	echo 0 >$TLI/events/irq/tasklet_entry/enable
+	{ cat "$TLB"; grep -o 'function=[^ ]*' $TLI/trace; } |
+		sed 's/^function=//' | sort | uniq -c |
+		while read -r n f; do echo "wqbh-tasklets: $f $n"; done
+	echo "wqbh-tasklets-overrun: $(cat $TLI/per_cpu/cpu*/stats 2>/dev/null |
+		awk '/^overrun:/ { s += $2 } END { print s + 0 }')"
+	rmdir $TLI 2>/dev/null || true
+	return 0
+}
+tasklets_end
+'''
+
+PRELUDE += TASKLETS_BEGIN
+
 SMOKE = r'''
 guest_smoke() {	# KTAP: the guest is what the harness asked for
 	echo "KTAP version 1"
@@ -111,7 +149,7 @@ LAST = r'''
 section kselftest-workqueue-last "$kst/test_workqueue" --last bh_cancel_deadlock_reported || status=1
 '''
 
-TAIL = '\nexit $status\n'
+TAIL = TASKLETS_END + '\nexit $status\n'
 
 PARK_ITEMS = 8		# items parked on system_bh_wq by the wq-dump test
 
@@ -223,3 +261,35 @@ def sections(lines: List[str]) -> Dict[str, Tuple[List[str], int]]:
 	if cur is not None:
 		out[cur] = (buf, -1)
 	return out
+
+
+_TASKLET_LINE = re.compile(r'^wqbh-tasklets: (\S+) (\d+)$')
+_OVERRUN_LINE = re.compile(r'^wqbh-tasklets-overrun: (\d+)$')
+
+
+def tasklet_counts(lines: List[str]) -> Optional[Tuple[Dict[str, int], int]]:
+	"""The tasklet executions a job reported ({callback: count}, and the
+	events its trace instance lost), or None if it traced none."""
+	counts: Dict[str, int] = {}
+	overrun = None
+	for line in lines:
+		m = _TASKLET_LINE.match(line.strip())
+		if m:
+			counts[m.group(1)] = counts.get(m.group(1), 0) + int(m.group(2))
+			continue
+		m = _OVERRUN_LINE.match(line.strip())
+		if m:
+			overrun = int(m.group(1))
+	return None if overrun is None else (counts, overrun)
+
+
+def tasklet_summary(counts: Dict[str, int], overrun: int) -> str:
+	"""One line: the total and the callbacks, most frequent first."""
+	total = sum(counts.values())
+	text = f'{total} tasklet executions'
+	if counts:
+		text += ': ' + ', '.join(f'{f} {n}' for f, n in
+					sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+	if overrun:
+		text += f' (and {overrun} events lost to a full trace buffer)'
+	return text

@@ -54,6 +54,8 @@ def _pyplot():
 
 def latency_cdf(medians: Dict[str, dict], path: Path) -> Path:
 	"""Latency CDF per mechanism: series kernel solid, base kernel dashed."""
+	if not any(('cdf', m) in medians.get(k, {}) for m, _ in LATENCY for k in ('series', 'base')):
+		raise HarnessError('no plots: the bench printed no "cdf" lines')
 	plt = _pyplot()
 	fig, ax = plt.subplots(figsize=(8, 5))
 	drawn = 0
