@@ -60,6 +60,7 @@ def report_boot(res: Results, name: str, boot: kernel.BootResult,
 	every case of it: a section or case that never came is a failure
 	naming it, so that nothing can drop out of a run unnoticed."""
 	secs = jobs.sections(boot.output_lines())
+	log(f'{name}: ran {boot.seconds:.0f} s under {boot.accel}')
 	res.add(f'{name}: boots, runs the job, no splat in the console',
 		'pass' if boot.ok() else 'fail',
 		'' if boot.ok() else f'{boot.describe()}\n(console log kept: {boot.console})')
@@ -518,7 +519,8 @@ def cmd_conv(args) -> int:
 	tables, raw = bench.take_turns(
 		outs, lambda name, out: boot_conversions(out, f'conv-bench-{name}', 'bench', args),
 		args.boots, 'conversion workloads')
-	text = (f'Medians of {args.boots} boots per kernel, taking turns, {args.smp} CPUs.\n\n'
+	text = (f'Medians of {args.boots} boots per kernel, taking turns, {args.smp} CPUs, '
+		f'QEMU under {kernel.accel_args()[0]}.\n\n'
 		+ bench.workload_report(tables['series'], tables['base']))
 	bench.save('conversions', text, raw, raw_prefix='conversions-')
 	print(text, end='')

@@ -10,6 +10,7 @@ tools/testing/kunit/kunit_parser.py, i.e. build/linux must exist.
 import hashlib
 import importlib.util
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -781,6 +782,53 @@ class TaskletCountTest(unittest.TestCase):
 		self.assertEqual(kernel.tasklet_cmdline(Path('/t/out-arm64')),
 				 ['trace_event=irq:tasklet_entry'])
 		self.assertEqual(kernel.tasklet_cmdline(Path('/t/out-bench')), [])
+
+
+
+class AccelTest(unittest.TestCase):
+	"""KVM where /dev/kvm is usable, TCG otherwise, and which one is said."""
+
+	def setUp(self):
+		kernel._KVM_VERDICT.clear()
+
+	def tearDown(self):
+		kernel._KVM_VERDICT.clear()
+
+	def test_device_that_cannot_boot_is_tcg(self):
+		# this workplace's nested KVM: /dev/kvm answers, no guest runs
+		with mock.patch.object(kernel, 'kvm_usable', return_value=None), \
+		     mock.patch.object(kernel, 'kvm_boots', return_value='QEMU under KVM: '
+				       'error: failed to set MSR 0x10a to 0x69') as probe:
+			self.assertEqual(kernel.accel_args(Path('/t/bzImage')), ('TCG', ['-accel', 'tcg']))
+			self.assertEqual(kernel.accel_args(Path('/t/bzImage')), ('TCG', ['-accel', 'tcg']))
+		self.assertEqual(probe.call_count, 1)	# once a run
+
+	def test_device_that_boots_is_kvm(self):
+		with mock.patch.object(kernel, 'kvm_usable', return_value=None), \
+		     mock.patch.object(kernel, 'kvm_boots', return_value=None):
+			self.assertEqual(kernel.accel_args(Path('/t/bzImage'))[0], 'KVM')
+
+	def test_no_device_is_tcg(self):
+		with mock.patch.dict(os.environ, {'WQBH_ACCEL': ''}):
+			why = kernel.kvm_usable(Path('/nonexistent/kvm'))
+		self.assertIn('/nonexistent/kvm', why)
+
+	def test_forced_tcg(self):
+		with mock.patch.dict(os.environ, {'WQBH_ACCEL': 'tcg'}):
+			self.assertEqual(kernel.kvm_usable(), 'WQBH_ACCEL=tcg')
+			self.assertEqual(kernel.accel_args(), ('TCG', ['-accel', 'tcg']))
+
+	def test_kvm_when_usable(self):
+		with mock.patch.object(kernel, 'kvm_usable', return_value=None):
+			self.assertEqual(kernel.accel_args(),
+					 ('KVM', ['-accel', 'kvm', '-cpu', 'host']))
+
+	def test_not_a_kvm_device(self):
+		# /dev/null opens read-write but is no KVM device
+		with mock.patch.dict(os.environ, {'WQBH_ACCEL': ''}):
+			why = kernel.kvm_usable(Path('/dev/null'))
+		self.assertIsNotNone(why)
+		self.assertIn('/dev/null', why)
 
 
 if __name__ == '__main__':

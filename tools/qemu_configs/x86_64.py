@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""QEMU settings for x86_64 test kernels (TCG: these machines have no KVM)."""
+"""QEMU settings for x86_64 test kernels.  The accelerator is chosen per run:
+KVM where /dev/kvm works (with -cpu host instead of max), else TCG (see
+wqbh/kernel.py, accel_args())."""
 
 ARCH = 'x86_64'
 QEMU = 'qemu-system-x86_64'

@@ -188,7 +188,8 @@ def run_bench(t: Path, smp: int = 2, samples: int = 2000, items: int = 20000,
 						    f'bench-{name}', smp=smp, timeout=timeout),
 		boots, 'bench')
 	text = report(tables['series'], tables['base'])
-	text = f'Medians of {boots} boots per kernel, {smp} CPUs, {items} items, {samples} samples.\n\n' + text
+	text = (f'Medians of {boots} boots per kernel, {smp} CPUs, {items} items, {samples} samples, '
+		f'QEMU under {kernel.accel_args()[0]}.\n\n') + text
 	save('report', text, raw)
 	files = draw(raw)
 	return text + '\n' + '\n'.join(f'saved {f}' for f in files) + '\n'

@@ -2,10 +2,12 @@
 """Configure, build and boot the QEMU test kernels."""
 
 import collections
+import fcntl
 import hashlib
 import importlib.util
 import json
 import os
+import platform
 import re
 import shlex
 import shutil
@@ -16,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from . import splat, vmcore
 from .common import CONFIGS, GUEST, LOGS, REPO, HarnessError, Progress, git, log, run
@@ -251,6 +253,8 @@ class BootResult:
 	# set by a caller that stopped a guest whose console fell silent:
 	# seconds from the start of the work watched to the silence
 	silent_after: Optional[float] = None
+	# QEMU's accelerator: KVM where /dev/kvm is usable, else TCG
+	accel: str = 'TCG'
 
 	def output_lines(self) -> List[str]:
 		return self.output.read_text(errors='replace').splitlines()
@@ -374,6 +378,73 @@ MEMORY = '2G'	# of an x86_64 guest
 # boot's own tasklets are counted too.  The bench kernels' are not, so
 # that tracing doesn't weigh on the tasklets they measure.
 TASKLET_TRACE = 'trace_event=irq:tasklet_entry'
+
+KVM_DEV = Path('/dev/kvm')
+_KVM_GET_API_VERSION = 0xAE00
+
+
+def kvm_usable(dev: Path = KVM_DEV) -> Optional[str]:
+	"""None when x86_64 guests can run under KVM here (the device opens
+	read-write and answers KVM_GET_API_VERSION with 12), else why not.
+	WQBH_ACCEL=tcg forces TCG."""
+	if os.environ.get('WQBH_ACCEL') == 'tcg':
+		return 'WQBH_ACCEL=tcg'
+	if platform.machine() != 'x86_64':
+		return f'the host is {platform.machine()}'
+	try:
+		fd = os.open(dev, os.O_RDWR | os.O_CLOEXEC)
+	except OSError as e:
+		return f'{dev}: {e.strerror}'
+	try:
+		version = fcntl.ioctl(fd, _KVM_GET_API_VERSION)
+	except OSError as e:
+		return f'{dev}: KVM_GET_API_VERSION: {e.strerror}'
+	finally:
+		os.close(fd)
+	return None if version == 12 else f'{dev}: KVM API version {version}, not 12'
+
+
+# the probe's verdict for this run of the harness: None (KVM works) or why not
+_KVM_VERDICT: List[Optional[str]] = []
+KVM_PROBE_SECONDS = 20
+
+
+def kvm_boots(image: Path, seconds: int = KVM_PROBE_SECONDS) -> Optional[str]:
+	"""None when `image` starts under KVM (its first console line within
+	`seconds`; under KVM that takes well under one), else why not.  A
+	/dev/kvm can open and answer and still not run a guest: nested KVM
+	where the outer hypervisor doesn't pass on what QEMU needs fails with
+	an error on MSRs, or hangs after the firmware."""
+	cmd = [qemu_config('x86_64').QEMU, '-accel', 'kvm', '-cpu', 'host', '-machine', 'pc',
+	       '-m', '256M', '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
+	       '-kernel', str(image), '-append', 'console=ttyS0 panic=-1 root=/dev/wqbh-none']
+	try:
+		proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+				      timeout=seconds)
+		text = proc.stdout.decode(errors='replace')
+	except subprocess.TimeoutExpired as e:
+		text = (e.stdout or b'').decode(errors='replace')
+	if 'Linux version' in text:
+		return None
+	err = [ln for ln in text.splitlines() if 'error' in ln.lower()]
+	return (f'QEMU under KVM: {err[0].strip()}' if err
+		else f'QEMU under KVM printed no kernel line in {seconds} s')
+
+
+def accel_args(image: Optional[Path] = None) -> Tuple[str, List[str]]:
+	"""('KVM' or 'TCG', the QEMU arguments) for an x86_64 guest: KVM when
+	/dev/kvm is usable and, the first time, `image` boots under it."""
+	if not _KVM_VERDICT:
+		why = kvm_usable()
+		if why is None and image is not None:
+			why = kvm_boots(image)
+		if why is None and image is None:
+			return 'KVM', ['-accel', 'kvm', '-cpu', 'host']
+		_KVM_VERDICT.append(why)
+		log('QEMU: KVM' if why is None else f'QEMU: TCG ({why})')
+	if _KVM_VERDICT[0] is None:
+		return 'KVM', ['-accel', 'kvm', '-cpu', 'host']
+	return 'TCG', ['-accel', 'tcg']
 TASKLET_COUNTED = ('out-debug', 'out-arm64')
 
 
@@ -403,7 +474,12 @@ def boot_once(out: Path, job: str, name: str, smp: int = 4, timeout: int = 900,
 		   f'wqbh_job={jobfile}', f'wqbh_out=/dev/{qc.OUTPUT}',
 		   f'wqbh_modroot={modroot if modroot.exists() else ""}',
 		   *qc.EXTRA_CMDLINE, *tasklet_cmdline(out), *(extra_cmdline or [])]
-	cmd = [qc.QEMU, *qc.MACHINE, '-m', MEMORY, '-smp', str(smp),
+	accel, accel_cmd = accel_args(image)
+	machine = list(qc.MACHINE)
+	if accel == 'KVM' and '-cpu' in machine:	# -cpu host instead of max
+		i = machine.index('-cpu')
+		del machine[i:i + 2]
+	cmd = [qc.QEMU, *machine, *accel_cmd, '-m', MEMORY, '-smp', str(smp),
 	       '-nographic', '-no-reboot', '-nodefaults',
 	       '-kernel', str(image), '-append', ' '.join(cmdline),
 	       '-fsdev', 'local,id=root,path=/,readonly=on,security_model=none,multidevs=remap',
@@ -418,12 +494,14 @@ def boot_once(out: Path, job: str, name: str, smp: int = 4, timeout: int = 900,
 		cmd += ['-device', 'vmcoreinfo']
 	cmd += extra_args or []
 	(logdir / 'qemu.cmd').write_text(' '.join(shlex.quote(c) for c in cmd) + '\n')
-	log(f'booting {name}: {out.name}, {smp} CPUs, log {console}')
+	log(f'booting {name}: {out.name}, {smp} CPUs, {accel}, log {console}')
 	need = memory_bytes(MEMORY) + (256 << 20)
 
 	def watch(proc: subprocess.Popen, deadline: float) -> None:
 		_watch_dump_requests(proc, output, qmp, deadline, need)
-	return run_guest(cmd, name, logdir, console, output, timeout, watch if dumps else None)
+	res = run_guest(cmd, name, logdir, console, output, timeout, watch if dumps else None)
+	res.accel = accel
+	return res
 
 
 def _watch_early(proc: subprocess.Popen, console: Path, stop: threading.Event,
