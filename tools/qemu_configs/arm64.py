@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""QEMU settings for arm64 test kernels (TCG: these machines have no KVM).
+"""QEMU settings for arm64 test kernels (TCG: an x86_64 host can't run them under KVM).
 
 The root is an initramfs (tools/wqbh/arm64.py builds it), not the host's
 / over 9p: the host is x86_64.  `virt` has one UART for the normal
