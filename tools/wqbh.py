@@ -483,9 +483,10 @@ def boot_conversions(out: Path, name: str, mode: str, args) -> kernel.BootResult
 	conversion's guest script in `mode` (check or bench)."""
 	convs = conv.CONVERSIONS
 	d = conv.logdir(name)
+	timeout = max(args.timeout, conv.CHECK_TIMEOUT if mode == 'check' else 0)
 	with conv.host_peers(d, convs) as peer_args:
 		return kernel.boot(out, conv.job(convs, mode, peer_args), name, smp=args.smp,
-				   timeout=args.timeout, extra_args=conv.devices(d, convs))
+				   timeout=timeout, extra_args=conv.devices(d, convs))
 
 
 def check_conversions(res: Results, t: Path, out: Path, args,

@@ -35,6 +35,15 @@ from . import jobs
 HostPeer = Callable[[Path], ContextManager[List[str]]]
 
 
+# The check-mode boot of every conversion on the debug kernel: about 3
+# minutes to boot with two USB controllers, the workloads, then the
+# teardown and hotplug runs (8 USB unbinds during reads, 15 to 25 s each
+# under TCG, 12 IPMI unbinds, up to 25 CPU hotplug cycles): 13 to 15
+# minutes on an idle 2-core machine, too close to the default guest
+# timeout of 900 s; half an hour leaves room for a busy one.
+CHECK_TIMEOUT = 1800
+
+
 @dataclass
 class Conversion:
 	name: str
