@@ -272,12 +272,12 @@ def tasklet_counts(lines: List[str]) -> Optional[Tuple[Dict[str, int], int]]:
 	events its trace instance lost), or None if it traced none."""
 	counts: Dict[str, int] = {}
 	overrun = None
-	for line in lines:
-		m = _TASKLET_LINE.match(line.strip())
+	for line in map(str.strip, lines):
+		m = _TASKLET_LINE.match(line)
 		if m:
 			counts[m.group(1)] = counts.get(m.group(1), 0) + int(m.group(2))
 			continue
-		m = _OVERRUN_LINE.match(line.strip())
+		m = _OVERRUN_LINE.match(line)
 		if m:
 			overrun = int(m.group(1))
 	return None if overrun is None else (counts, overrun)

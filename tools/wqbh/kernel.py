@@ -434,15 +434,17 @@ def kvm_boots(image: Path, seconds: int = KVM_PROBE_SECONDS) -> Optional[str]:
 def accel_args(image: Optional[Path] = None) -> Tuple[str, List[str]]:
 	"""('KVM' or 'TCG', the QEMU arguments) for an x86_64 guest: KVM when
 	/dev/kvm is usable and, the first time, `image` boots under it."""
-	if not _KVM_VERDICT:
+	if _KVM_VERDICT:
+		why = _KVM_VERDICT[0]
+	else:
 		why = kvm_usable()
 		if why is None and image is not None:
 			why = kvm_boots(image)
-		if why is None and image is None:
-			return 'KVM', ['-accel', 'kvm', '-cpu', 'host']
-		_KVM_VERDICT.append(why)
-		log('QEMU: KVM' if why is None else f'QEMU: TCG ({why})')
-	if _KVM_VERDICT[0] is None:
+		# a verdict without a kernel to try is not kept
+		if why is not None or image is not None:
+			_KVM_VERDICT.append(why)
+			log('QEMU: KVM' if why is None else f'QEMU: TCG ({why})')
+	if why is None:
 		return 'KVM', ['-accel', 'kvm', '-cpu', 'host']
 	return 'TCG', ['-accel', 'tcg']
 TASKLET_COUNTED = ('out-debug', 'out-arm64')
