@@ -284,7 +284,9 @@ class Arm64Test(unittest.TestCase):
 			(tmp / 'lib').mkdir()
 			(tmp / 'lib' / 'test_workqueue.c').write_text(
 				'static const struct wq_test_case wq_test_cases[] = {\n'
-				'\t{ "self_free",\ttest_self_free },\n};\n')
+				'\t{ "self_free",\ttest_self_free },\n};\n'
+				'static const struct wq_test_case wq_test_last_cases[] = {\n'
+				'\t{ "bh_leak_preempt",\ttest_bh_leak_preempt },\n};\n')
 			(tmp / 'lib' / 'test_wqtorture.c').write_text(
 				'} wqt_vkinds[WQT_NR_V] = {\n'
 				'\t[WQT_V_LOST] = { "lost", "every accepted queueing ran" },\n};\n')
@@ -298,6 +300,8 @@ class Arm64Test(unittest.TestCase):
 			x86 = jobs.manifest(tmp, 4, wq_dump=False, lockdep_last=True)
 			self.assertEqual(man['arm64-kselftest-workqueue'], x86['kselftest-workqueue'])
 			self.assertEqual(man['arm64-kselftest-workqueue'], ['self_free'])
+			# the lockdep-off and bug-on-purpose cases: the module's table
+			self.assertEqual(man['arm64-kselftest-workqueue-last'], ['bh_leak_preempt'])
 			# the torture run, hotplug on, before the lockdep-off cases
 			self.assertEqual(man['arm64-wqtorture'], ['coverage', 'lost'])
 			self.assertIn('modprobe test_wqtorture duration=60 seed=1 hotplug=1', job)

@@ -183,6 +183,9 @@ class ModuleCasesTest(unittest.TestCase):
 				'static const struct wq_test_case wq_test_last_cases[] = {\n'
 				'\t{ "last_one", test_last },\n};\n')
 			self.assertEqual(jobs.module_cases(tmp), ['self_free', 'bh_fifo'])
+			self.assertEqual(jobs.module_cases(tmp, 'wq_test_last_cases'), ['last_one'])
+			man = jobs.manifest(tmp, 4, lockdep_last=True)
+			self.assertEqual(man['kselftest-workqueue-last'], ['last_one'])
 		finally:
 			shutil.rmtree(tmp)
 

@@ -143,11 +143,13 @@ syms="-s {vmlinux}"
 section {section} /usr/bin/drgn -q $syms {repo}/tools/guest/wq_dump_ktap.py {args} || status=1
 '''
 
-# Test cases after which lockdep is off (it stops after its first report):
-# the last thing the job runs.
-LAST = r'''
-section kselftest-workqueue-last "$kst/test_workqueue" --last bh_cancel_deadlock_reported || status=1
-'''
+# Test cases after which lockdep is off (it stops after its first report),
+# or which make the kernel report a bug on purpose (each inside an
+# "expect splat" region): the last thing the job runs.  The module lists
+# them in wq_test_last_cases[]; manifest() holds the boot to that table.
+LAST_CASES = ['bh_cancel_deadlock_reported', 'bh_leak_irqs_off', 'bh_leak_preempt']
+LAST = ('\nsection kselftest-workqueue-last "$kst/test_workqueue" --last '
+	+ ' '.join(LAST_CASES) + ' || status=1\n')
 
 TAIL = TASKLETS_END + '\nexit $status\n'
 
@@ -163,22 +165,21 @@ SMOKE_CASES = ['guest sees {smp} CPUs', '/proc/kcore and tracing present',
 	       'CPU hotplug offline/online']
 BACKTRACE_CASES = ['softirq backtrace comes from the BH work item',
 		   'it ran from the BH pool in softirq context']
-LAST_CASES = ['bh_cancel_deadlock_reported']
 
 # A boot's manifest: {section: case names it must report, or None where
 # only the section's own KTAP plan says how many}.
 Manifest = Dict[str, Optional[List[str]]]
 
 
-def module_cases(tree: Path) -> List[str]:
+def module_cases(tree: Path, table: str = 'wq_test_cases') -> List[str]:
 	"""The cases of the test module in `tree` (lib/test_workqueue.c's
-	wq_test_cases[] table), which its kselftest must report, each by
-	name."""
+	wq_test_cases[] table, or `table`), which its kselftest must report,
+	each by name."""
 	src = tree / 'lib' / 'test_workqueue.c'
 	text = src.read_text(errors='replace') if src.exists() else ''
-	m = re.search(r'wq_test_cases\[\]\s*=\s*\{(.*?)\n\};', text, re.S)
+	m = re.search(table + r'\[\]\s*=\s*\{(.*?)\n\};', text, re.S)
 	if not m:
-		raise HarnessError(f'{src}: no wq_test_cases[] table')
+		raise HarnessError(f'{src}: no {table}[] table')
 	return re.findall(r'\{\s*"(\w+)"\s*,', m.group(1))
 
 
@@ -195,7 +196,8 @@ def manifest(tree: Path, smp: int, wq_dump: bool = True, wq_dump_ktap: bool = Fa
 	if wq_dump_ktap:
 		man['wq-dump'] = WQ_DUMP_CASES + WQ_DUMP_PARK_CASES
 	if lockdep_last:
-		man['kselftest-workqueue-last'] = LAST_CASES
+		# what the module lists, so that a case LAST leaves out fails
+		man['kselftest-workqueue-last'] = module_cases(tree, 'wq_test_last_cases')
 	return man
 
 
