@@ -18,10 +18,19 @@
  * local_bh_disable() section, then bottom halves are enabled and the run
  * of all callbacks is waited for.  Reported: ns per item to queue, and ns
  * per item from the first queueing to the last callback.
+ *
+ * Citizenship: a tasklet which reschedules itself from its callback, or a
+ * BH work item which requeues itself, runs for `hog_ms` on the CPU the
+ * module is loaded on, while a softirq hrtimer (HRTIMER_SOFTIRQ) pinned
+ * there fires every 500 us.  Reported: how late the timer callbacks ran
+ * (median, p99, max ns), as "citizen MECH", "none" being the same timer
+ * without a hog, and how often the hog ran.  This is what a self-requeueing
+ * item costs the other softirqs of its CPU.
  */
 #define pr_fmt(fmt) "wqbh-bench: " fmt
 
 #include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/hrtimer.h>
 #include <linux/interrupt.h>
 #include <linux/ktime.h>
@@ -42,6 +51,10 @@ MODULE_PARM_DESC(items, "items per throughput round");
 static unsigned int rounds = 7;
 module_param(rounds, uint, 0444);
 MODULE_PARM_DESC(rounds, "throughput rounds per mechanism");
+
+static unsigned int hog_ms = 1000;
+module_param(hog_ms, uint, 0444);
+MODULE_PARM_DESC(hog_ms, "how long each self-requeueing hog runs (0: no citizenship bench)");
 
 enum mech {
 	M_TASKLET,
@@ -334,6 +347,137 @@ out:
 	return ret;
 }
 
+/* ---- citizenship: a self-requeueing hog against a softirq timer ---- */
+
+#define CIT_PERIOD_NS	(500 * NSEC_PER_USEC)
+#define CIT_MAX_SAMPLES	8192
+
+static struct {
+	struct hrtimer		timer;
+	struct tasklet_struct	tasklet;
+	struct work_struct	work[NR_MECH];
+	enum mech		mech;		/* NR_MECH: no hog */
+	bool			stop;
+	unsigned long		hog_runs;
+	u64			*late;
+	unsigned int		nr;
+} cit;
+
+static void cit_tasklet_fn(struct tasklet_struct *t)
+{
+	cit.hog_runs++;
+	if (READ_ONCE(cit.stop))
+		return;
+	if (cit.mech == M_TASKLET_HI)
+		tasklet_hi_schedule(t);
+	else
+		tasklet_schedule(t);
+}
+
+static void cit_work_fn(struct work_struct *w)
+{
+	cit.hog_runs++;
+#ifdef WQBH_HAVE_BH
+	if (!READ_ONCE(cit.stop))
+		queue_work(cit.mech == M_BH_HI ? system_bh_highpri_wq :
+			   system_bh_wq, w);
+#endif
+}
+
+static enum hrtimer_restart cit_timer_fn(struct hrtimer *h)
+{
+	u64 late = ktime_to_ns(ktime_sub(ktime_get(), hrtimer_get_expires(h)));
+
+	if (cit.nr < CIT_MAX_SAMPLES)
+		cit.late[cit.nr++] = late;
+	if (READ_ONCE(cit.stop))
+		return HRTIMER_NORESTART;
+	hrtimer_forward_now(h, ns_to_ktime(CIT_PERIOD_NS));
+	return HRTIMER_RESTART;
+}
+
+static void cit_start_hog(enum mech m)
+{
+	local_bh_disable();
+	switch (m) {
+	case M_TASKLET:
+		tasklet_schedule(&cit.tasklet);
+		break;
+	case M_TASKLET_HI:
+		tasklet_hi_schedule(&cit.tasklet);
+		break;
+#ifdef WQBH_HAVE_BH
+	case M_BH:
+		queue_work(system_bh_wq, &cit.work[M_BH]);
+		break;
+	case M_BH_HI:
+		queue_work(system_bh_highpri_wq, &cit.work[M_BH_HI]);
+		break;
+#endif
+	default:
+		break;
+	}
+	local_bh_enable();
+}
+
+static int bench_citizen_one(enum mech m)
+{
+	const char *name = m == NR_MECH ? "none" : mech_name[m];
+	unsigned int n;
+
+	cit.mech = m;
+	cit.stop = false;
+	cit.hog_runs = 0;
+	cit.nr = 0;
+	hrtimer_start(&cit.timer, ns_to_ktime(CIT_PERIOD_NS),
+		      HRTIMER_MODE_REL_PINNED_SOFT);
+	cit_start_hog(m);
+	msleep(hog_ms);
+	WRITE_ONCE(cit.stop, true);
+	hrtimer_cancel(&cit.timer);
+	tasklet_kill(&cit.tasklet);
+	if (m != NR_MECH)
+		cancel_work_sync(&cit.work[m]);
+
+	n = cit.nr;
+	if (!n) {
+		pr_err("citizen %s: the softirq timer never ran\n", name);
+		return -ETIMEDOUT;
+	}
+	sort(cit.late, n, sizeof(u64), cmp_u64, NULL);
+	pr_info("citizen %s timer_median_ns %llu timer_p99_ns %llu timer_max_ns %llu timer_runs %u hog_runs_per_s %lu\n",
+		name, cit.late[n / 2], cit.late[n - 1 - n / 100], cit.late[n - 1],
+		n, cit.hog_runs * 1000 / max(hog_ms, 1U));
+	return 0;
+}
+
+static const enum mech cit_mechs[] = {
+	NR_MECH, M_TASKLET, M_TASKLET_HI,
+#ifdef WQBH_HAVE_BH
+	M_BH, M_BH_HI,
+#endif
+};
+
+static int bench_citizen(void)
+{
+	int k, m, ret = 0;
+
+	if (!hog_ms)
+		return 0;
+	cit.late = vcalloc(CIT_MAX_SAMPLES, sizeof(u64));
+	if (!cit.late)
+		return -ENOMEM;
+	tasklet_setup(&cit.tasklet, cit_tasklet_fn);
+	for (m = 0; m < NR_MECH; m++)
+		INIT_WORK(&cit.work[m], cit_work_fn);
+	hrtimer_init(&cit.timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_SOFT);
+	cit.timer.function = cit_timer_fn;
+	for (k = 0; k < ARRAY_SIZE(cit_mechs) && !ret; k++)
+		ret = bench_citizen_one(cit_mechs[k]);
+	vfree(cit.late);
+	return ret;
+}
+
 /* ---- primitives: what the queueing paths are made of ---- */
 
 static DEFINE_RAW_SPINLOCK(prim_lock);
@@ -415,6 +559,8 @@ static int __init wqbh_bench_init(void)
 	pr_info("start cpu %d\n", raw_smp_processor_id());
 	bench_primitives();
 	ret = bench_throughput();
+	if (!ret)
+		ret = bench_citizen();
 	if (!ret)
 		ret = bench_latency(lat_all, ARRAY_SIZE(lat_all), "");
 	if (!ret)

@@ -6,7 +6,9 @@ bench flavour (no debug options): build/linux with the series, and the
 base tree in the worktree build/linux-base.  tools/bench/wqbh_bench.c is
 built as an out-of-tree module against each and loaded once per boot; it
 prints "wqbh-bench: latency MECH median_ns N p99_ns N samples N" and
-"wqbh-bench: throughput MECH queue_ns_per_item N total_ns_per_item N ...".
+"wqbh-bench: throughput MECH queue_ns_per_item N total_ns_per_item N ..."
+and "wqbh-bench: citizen MECH timer_median_ns N ... hog_runs_per_s N" (a
+softirq hrtimer's lateness while MECH requeues itself without end).
 """
 
 import re
@@ -22,7 +24,7 @@ RESULTS = BUILD / 'bench'
 
 Table = Dict[Tuple[str, str], Dict[str, int]]	# (kind, mech) -> values
 
-_LINE = re.compile(r'wqbh-bench: (latency|cdf|throughput|primitive|workload) (\S+) (.*)$')
+_LINE = re.compile(r'wqbh-bench: (latency|cdf|throughput|citizen|primitive|workload) (\S+) (.*)$')
 
 
 def base_worktree(t: Path) -> Path:
@@ -114,11 +116,35 @@ def report(series: Table, base: Table) -> str:
 		if sa or ba:
 			out.append(f'  {mech} alone (the same job on both kernels): '
 				   f'{sa or "-"} against {ba or "-"} ns, {ratio(sa, ba)}')
+	out += citizen_report(series, base)
 	prims = sorted(k[1] for k in series if k[0] == 'primitive')
 	if prims:
 		out += ['', 'Primitives under TCG (series kernel), ns per operation:', '']
 		out += [f'{p:<32} {series[("primitive", p)].get("ns_per_op", "-"):>6}' for p in prims]
 	return '\n'.join(out) + '\n'
+
+
+CITIZENS = ('none', 'tasklet', 'tasklet_hi', 'system_bh_wq', 'system_bh_highpri_wq')
+
+
+def citizen_report(series: Table, base: Table) -> List[str]:
+	"""Lines of the citizenship table: how late a softirq hrtimer fires
+	on a CPU where MECH requeues itself without end ("none": no hog)."""
+	if not any(k[0] == 'citizen' for k in series):
+		return []
+	out = ['', 'Softirq citizenship: a softirq hrtimer every 500 us on a CPU where MECH',
+	       'requeues itself from its callback, lateness in ns ("none": no hog):', '',
+	       f'{"mechanism":<22} {"median":>8} {"p99":>8} {"max":>9} {"hog runs/s":>11}'
+	       f'   {"base p99":>9}']
+	for mech in CITIZENS:
+		s = series.get(('citizen', mech), {})
+		b = base.get(('citizen', mech), {})
+		if not s and not b:
+			continue
+		out.append(f'{mech:<22} {s.get("timer_median_ns", "-"):>8} {s.get("timer_p99_ns", "-"):>8}'
+			   f' {s.get("timer_max_ns", "-"):>9} {s.get("hog_runs_per_s", "-"):>11}'
+			   f'   {b.get("timer_p99_ns", "-"):>9}')
+	return out
 
 
 def workload_report(series: Table, base: Table) -> str:
