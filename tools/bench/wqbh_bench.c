@@ -79,6 +79,36 @@ static const char * const mech_name[NR_MECH] = {
 	[M_WQ]		= "system_wq",
 };
 
+/* schedule @t or queue @w, the way mechanism @m does */
+static void mech_queue(enum mech m, struct tasklet_struct *t,
+		       struct work_struct *w)
+{
+	switch (m) {
+	case M_TASKLET:
+		tasklet_schedule(t);
+		break;
+	case M_TASKLET_HI:
+		tasklet_hi_schedule(t);
+		break;
+#ifdef WQBH_HAVE_BH
+	case M_BH:
+		queue_work(system_bh_wq, w);
+		break;
+	case M_BH_HI:
+		queue_work(system_bh_highpri_wq, w);
+		break;
+#endif
+	case M_HIGHPRI:
+		queue_work(system_highpri_wq, w);
+		break;
+	case M_WQ:
+		queue_work(system_wq, w);
+		break;
+	default:
+		break;
+	}
+}
+
 /* ---- latency ---- */
 
 static struct {
@@ -112,28 +142,7 @@ static void lat_work_fn(struct work_struct *w)
 static enum hrtimer_restart lat_timer_fn(struct hrtimer *h)
 {
 	lat.t0 = ktime_get_ns();
-	switch (lat.mech) {
-	case M_TASKLET:
-		tasklet_schedule(&lat.tasklet);
-		break;
-	case M_TASKLET_HI:
-		tasklet_hi_schedule(&lat.tasklet);
-		break;
-#ifdef WQBH_HAVE_BH
-	case M_BH:
-		queue_work(system_bh_wq, &lat.work[M_BH]);
-		break;
-	case M_BH_HI:
-		queue_work(system_bh_highpri_wq, &lat.work[M_BH_HI]);
-		break;
-#endif
-	case M_HIGHPRI:
-		queue_work(system_highpri_wq, &lat.work[M_HIGHPRI]);
-		break;
-	default:
-		queue_work(system_wq, &lat.work[M_WQ]);
-		break;
-	}
+	mech_queue(lat.mech, &lat.tasklet, &lat.work[lat.mech]);
 	return HRTIMER_NORESTART;
 }
 
@@ -366,22 +375,15 @@ static struct {
 static void cit_tasklet_fn(struct tasklet_struct *t)
 {
 	cit.hog_runs++;
-	if (READ_ONCE(cit.stop))
-		return;
-	if (cit.mech == M_TASKLET_HI)
-		tasklet_hi_schedule(t);
-	else
-		tasklet_schedule(t);
+	if (!READ_ONCE(cit.stop))
+		mech_queue(cit.mech, t, NULL);
 }
 
 static void cit_work_fn(struct work_struct *w)
 {
 	cit.hog_runs++;
-#ifdef WQBH_HAVE_BH
 	if (!READ_ONCE(cit.stop))
-		queue_work(cit.mech == M_BH_HI ? system_bh_highpri_wq :
-			   system_bh_wq, w);
-#endif
+		mech_queue(cit.mech, NULL, w);
 }
 
 static enum hrtimer_restart cit_timer_fn(struct hrtimer *h)
@@ -398,25 +400,10 @@ static enum hrtimer_restart cit_timer_fn(struct hrtimer *h)
 
 static void cit_start_hog(enum mech m)
 {
+	if (m == NR_MECH)
+		return;
 	local_bh_disable();
-	switch (m) {
-	case M_TASKLET:
-		tasklet_schedule(&cit.tasklet);
-		break;
-	case M_TASKLET_HI:
-		tasklet_hi_schedule(&cit.tasklet);
-		break;
-#ifdef WQBH_HAVE_BH
-	case M_BH:
-		queue_work(system_bh_wq, &cit.work[M_BH]);
-		break;
-	case M_BH_HI:
-		queue_work(system_bh_highpri_wq, &cit.work[M_BH_HI]);
-		break;
-#endif
-	default:
-		break;
-	}
+	mech_queue(m, &cit.tasklet, &cit.work[m]);
 	local_bh_enable();
 }
 
