@@ -48,6 +48,20 @@ probe_hits() {
 	awk -v p="$1" '$1 == p { print $2 }' $T/kprobe_profile
 }
 
+# probe_calls PROBE: how many times PROBE's function was called: its hits
+# and its misses, the calls made while another kprobe's handler ran on
+# that CPU (an interrupt or softirq on top of it), which the handler of
+# PROBE skipped
+probe_calls() {
+	awk -v p="$1" '$1 == p { print $2 + $3 }' $T/kprobe_profile
+}
+
+# probe_missed PROBE: how many calls of PROBE's function its handler
+# skipped, see probe_calls
+probe_missed() {
+	awk -v p="$1" '$1 == p { print $3 }' $T/kprobe_profile
+}
+
 # in_context CLASS [FILE]: how many trace lines (of FILE, or stdin) have,
 # as the third character of their context flags (the field after the CPU
 # number), a character of the awk regex CLASS: [sH] for softirq, with or

@@ -210,10 +210,11 @@ pci_of() {
 }
 
 # urb_refs: URB references taken and not dropped since the probes were set
+# (every call counts, those the kprobes missed too: see probe_calls)
 urb_refs() {
-	a=$(probe_hits wqbh_urb_alloc)
-	g=$(probe_hits wqbh_urb_get)
-	p=$(probe_hits wqbh_urb_put)
+	a=$(probe_calls wqbh_urb_alloc)
+	g=$(probe_calls wqbh_urb_get)
+	p=$(probe_calls wqbh_urb_put)
 	pn=0 gn=0
 	if [ -n "$nullfix" ]; then
 		pn=$(grep -c ' wqbh_urb_putnull:' $T/trace)
@@ -399,6 +400,7 @@ done
 refs_after=$(usb_settled)
 set_after=$(usb_device_set)
 say "URB references held: $refs_before before the unbinds, $refs_after after"
+say "calls the kprobes missed (counted all the same): usb_alloc_urb $(probe_missed wqbh_urb_alloc), get $(probe_missed wqbh_urb_get), put $(probe_missed wqbh_urb_put)"
 if [ -n "$stress_ready" ] && [ "$set_after" = "$set_before" ] && [ "$refs_after" = "$refs_before" ]; then
 	ok "no URB reference left over by the unbinds, same devices bound"
 else
