@@ -273,13 +273,14 @@ class LintTest(unittest.TestCase):
 		tmp = Path(tempfile.mkdtemp(prefix='wqbh-lint-'))
 		try:
 			good, bad = tmp / 'good.py', tmp / 'bad.py'
-			good.write_text('import os\nprint(os.sep)\n')
-			bad.write_text('import os\nprint(undefined_name)\n')
+			spdx = '# SPDX-License-Identifier: GPL-2.0-only\n'
+			good.write_text(spdx + 'import os\nprint(os.sep)\n')
+			bad.write_text(spdx + 'import os\nif os:\n    print(undefined_name)\n')
 			res = Results()
 			quiet(cli.run_lint, res, [good, bad])
 			self.assertEqual([r.status for r in res.items], ['pass', 'fail'])
-			self.assertIn("bad.py:1:1: 'os' imported but unused", res.items[1].detail)
 			self.assertIn("undefined name 'undefined_name'", res.items[1].detail)
+			self.assertIn('bad.py:4: indented with spaces, not tabs', res.items[1].detail)
 		finally:
 			shutil.rmtree(tmp)
 

@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from wqbh import (arm64, bench, configs, conv, convert, deps, jobs, kernel, ktap,	# noqa: E402
-		  mail, tree)
+		  mail, pystyle, tree)
 from wqbh.common import (BASE_TAG, BRANCH, BUILD, DEFAULT_TREE, LOGS, PATCHES,	# noqa: E402
 			 REPO, SERIES, HarnessError, git, log, read_series)
 from wqbh.results import Results	# noqa: E402
@@ -194,9 +194,10 @@ class _Collect(unittest.TestResult):
 			self._add(subtest.id(), 'fail', self._exc_info_to_string(err, test))
 
 
-# Python files the lint reads: the harness, its tests and guest scripts,
-# and wq_dump.py.
-LINT_GLOBS = ('wq_dump.py', 'tools/*.py', 'tools/wqbh/*.py', 'tools/guest/*.py')
+# Python files the lint reads: the harness, its tests, guest scripts and
+# QEMU settings, and wq_dump.py.
+LINT_GLOBS = ('wq_dump.py', 'tools/*.py', 'tools/wqbh/*.py', 'tools/guest/*.py',
+	      'tools/qemu_configs/*.py')
 
 
 def run_unit_tests(res: Results, pattern: str = '*_test.py') -> None:
@@ -226,7 +227,8 @@ def lint_files() -> List[Path]:
 
 def run_lint(res: Results, files: Optional[List[Path]] = None) -> None:
 	"""pyflakes on every Python file of the harness and on wq_dump.py, as
-	the kernel's tools/testing/kunit/run_checks.py does for kunit."""
+	the kernel's tools/testing/kunit/run_checks.py does for kunit, and
+	one SPDX line and one indentation for all of them (wqbh.pystyle)."""
 	files = lint_files() if files is None else files
 	log(f'lint: pyflakes3 on {len(files)} Python files')
 	if not shutil.which('pyflakes3'):
@@ -240,6 +242,7 @@ def run_lint(res: Results, files: Optional[List[Path]] = None) -> None:
 	lines = proc.stdout.splitlines()
 	for f in files:
 		said = [ln.replace(f'{REPO}/', '') for ln in lines if ln.startswith(f'{f}:')]
+		said += [f'{_rel(f)}:{p}' for p in pystyle.style_problems(f.read_text())]
 		res.add(f'lint: {_rel(f)}', 'fail' if said else 'pass', '\n'.join(said))
 	if proc.returncode not in (0, 1) or (proc.returncode and not any(
 			ln.startswith(tuple(f'{f}:' for f in files)) for ln in lines)):

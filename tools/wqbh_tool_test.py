@@ -22,7 +22,7 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wqbh import bench, conv, convert, jobs, kernel, ktap, plots, tree, vmcore	# noqa: E402
+from wqbh import bench, conv, convert, jobs, kernel, ktap, plots, pystyle, tree, vmcore	# noqa: E402
 from wqbh.common import DEFAULT_TREE, HarnessError	# noqa: E402
 
 DATA = Path(__file__).resolve().parent / 'test_data'
@@ -34,6 +34,28 @@ def data_lines(name):
 
 @unittest.skipUnless((DEFAULT_TREE / 'tools/testing/kunit/kunit_parser.py').exists(),
 		     'base tree not made yet')
+class PyStyleTest(unittest.TestCase):
+	"""One SPDX line and tabs, in every Python file of the project."""
+
+	GOOD = '#!/usr/bin/python3\n# SPDX-License-Identifier: GPL-2.0-only\n' \
+	       'def f(x):\n\tif x:\n\t\treturn (x +\n\t\t        1)\n\treturn """\n    kept\n"""\n'
+
+	def test_good(self):
+		self.assertEqual(pystyle.style_problems(self.GOOD), [])
+
+	def test_spaces(self):
+		said = pystyle.style_problems(self.GOOD.replace('\tif x:\n\t\t', '    if x:\n        '))
+		self.assertEqual(said, ['4: indented with spaces, not tabs',
+					'5: indented with spaces, not tabs'])
+
+	def test_spdx(self):
+		for spdx in ('GPL-2.0', 'GPL-2.0+', 'MIT'):
+			with self.subTest(spdx=spdx):
+				src = self.GOOD.replace('GPL-2.0-only', spdx)
+				self.assertEqual(len(pystyle.style_problems(src)), 1)
+				self.assertIn('SPDX', pystyle.style_problems(src)[0])
+
+
 class KtapTest(unittest.TestCase):
 	def statuses(self, name):
 		cases, _ = ktap.parse(data_lines(name), 'suite')
