@@ -36,25 +36,25 @@ LIST_LIMIT = 100000
 # names are listed here, never the values.  Bits the kernel sets that
 # have no known name are shown as a hex number.
 WQ_FLAG_NAMES = (
-	"WQ_BH",
-	"WQ_UNBOUND",
-	"WQ_FREEZABLE",
-	"WQ_MEM_RECLAIM",
-	"WQ_HIGHPRI",
-	"WQ_CPU_INTENSIVE",
-	"WQ_SYSFS",
-	"WQ_POWER_EFFICIENT",
-	"__WQ_DESTROYING",
-	"__WQ_DRAINING",
-	"__WQ_ORDERED",
-	"__WQ_LEGACY",
-	"__WQ_ORDERED_EXPLICIT",
+    "WQ_BH",
+    "WQ_UNBOUND",
+    "WQ_FREEZABLE",
+    "WQ_MEM_RECLAIM",
+    "WQ_HIGHPRI",
+    "WQ_CPU_INTENSIVE",
+    "WQ_SYSFS",
+    "WQ_POWER_EFFICIENT",
+    "__WQ_DESTROYING",
+    "__WQ_DRAINING",
+    "__WQ_ORDERED",
+    "__WQ_LEGACY",
+    "__WQ_ORDERED_EXPLICIT",
 )
 POOL_FLAG_NAMES = (
-	"POOL_BH",
-	"POOL_MANAGER_ACTIVE",
-	"POOL_DISASSOCIATED",
-	"POOL_BH_DRAINING",
+    "POOL_BH",
+    "POOL_MANAGER_ACTIVE",
+    "POOL_DISASSOCIATED",
+    "POOL_BH_DRAINING",
 )
 
 WQ_C = "kernel/workqueue.c"
@@ -67,92 +67,92 @@ WORK_STATES = ("pending", "inbox", "inactive", "scheduled")
 # Column help: every header printed by the text renderer is listed here
 # and shown by --help (the unit tests check that they stay in sync).
 COLUMNS = {
-	"Worker pools / BH worker pools": [
-		("ID", "worker pool ID (index in worker_pool_idr)"),
-		("CPU", "CPU of a per-CPU or BH pool, or the cpulist an unbound "
-				"pool's workers may run on ('cpus 0-3')"),
-		("NODE", "NUMA node of the pool"),
-		("NICE", "nice value of the pool's workers (-20: highpri pool)"),
-		("WORKERS", "worker threads attached to the pool"),
-		("IDLE", "of those, idle workers"),
-		("BUSY", "workers executing a work item right now"),
-		("PENDING", "work items queued on the pool's worklist"),
-		("INACTIVE", "work items held back by max_active in workqueues "
-					 "that feed this pool (pwq->inactive_works)"),
-		("FLAGS", "pool flags without the POOL_ prefix: DISASSOCIATED "
-				  "(per-CPU pool whose CPU is offline; always set on "
-				  "unbound pools), MANAGER_ACTIVE, BH, BH_DRAINING"),
-	],
-	"BH pending per CPU": [
-		("CPU", "CPU"),
-		("POOLS", "IDs of the CPU's BH pools (normal, highpri)"),
-		("PENDING", "work items queued on them"),
-		("BUSY", "BH work items executing right now"),
-	],
-	"Workqueues": [
-		("NAME", "workqueue name"),
-		("TYPE", "bh (WQ_BH), percpu, unbound or ordered (unbound with "
-				 "__WQ_ORDERED)"),
-		("MAX", "max_active: work items the queue may run at once per pool "
-				"workqueue (saved_max_active on 6.1)"),
-		("ACTIVE", "work items counted as active in its pool workqueues"),
-		("INACT", "work items waiting for max_active (inactive)"),
-		("CPU<n>", "pool that work queued on CPU n goes to (per-CPU columns "
-				   "for up to 16 CPUs, else a 'cpus:pool' list in CPU->POOL)"),
-		("DFL", "default pool of an unbound workqueue"),
-		("FLAGS", "WQ_* flags without the WQ_ prefix; internal __WQ_* "
-				  "flags keep a leading underscore"),
-	],
-	"Rescuers": [
-		("WORKQUEUE", "WQ_MEM_RECLAIM workqueue the rescuer serves"),
-		("PID", "rescuer thread PID"),
-		("COMM", "rescuer thread name"),
-		("CPUS", "CPUs the rescuer thread may run on"),
-		("POOL", "pool the rescuer is attached to while rescuing, '-' if "
-				 "none"),
-		("CURRENT", "function of the work item it is rescuing, '-' if idle"),
-	],
-	"Busy workers": [
-		("POOL", "pool ID"),
-		("WORKER", "worker ID inside the pool ('R' suffix: rescuer)"),
-		("PID", "worker thread PID ('-' for a BH worker, which has none)"),
-		("COMM", "worker thread name"),
-		("WORKQUEUE", "workqueue of the running work item"),
-		("WORK", "address of the running work_struct"),
-		("FUNCTION", "symbol of the work function (current_func)"),
-		("DESC", "description set with set_worker_desc()"),
-	],
-	"Work items": [
-		("POOL", "pool ID the item is queued to"),
-		("CPU", "CPU of that pool, '-' for an unbound pool"),
-		("STATE", "pending: on the pool worklist; inbox: queued on a BH "
-				  "pool's CPU, not yet moved to its worklist; inactive: "
-				  "waiting for max_active; scheduled: handed to a busy "
-				  "worker"),
-		("WORKQUEUE", "workqueue the item was queued on"),
-		("WORK", "address of the work_struct"),
-		("FUNCTION", "symbol of the work function"),
-	],
-	"BH work items per CPU": [
-		("CPU", "CPU of the BH pool"),
-		("POOL", "BH pool ID"),
-		("STATE", "as in Work items"),
-		("WORKQUEUE", "workqueue the item was queued on"),
-		("WORK", "address of the work_struct"),
-		("FUNCTION", "symbol of the work function"),
-	],
-	"Tasklets": [
-		("CPU", "CPU"),
-		("QUEUED", "tasklets on the CPU's tasklet_vec (TASKLET_SOFTIRQ)"),
-		("HI_QUEUED", "tasklets on tasklet_hi_vec (HI_SOFTIRQ)"),
-		("TASKLET_RUNS", "times TASKLET_SOFTIRQ was handled on the CPU "
-						 "since boot (kstat softirqs; '-' if unknown)"),
-		("HI_RUNS", "the same for HI_SOFTIRQ"),
-		("KIND", "(per tasklet) normal or hi"),
-		("TASKLET", "(per tasklet) address of the tasklet_struct"),
-		("STATE", "(per tasklet) S: scheduled, R: running, D: disabled"),
-		("FUNCTION", "(per tasklet) callback or func symbol"),
-	],
+    "Worker pools / BH worker pools": [
+        ("ID", "worker pool ID (index in worker_pool_idr)"),
+        ("CPU", "CPU of a per-CPU or BH pool, or the cpulist an unbound "
+                "pool's workers may run on ('cpus 0-3')"),
+        ("NODE", "NUMA node of the pool"),
+        ("NICE", "nice value of the pool's workers (-20: highpri pool)"),
+        ("WORKERS", "worker threads attached to the pool"),
+        ("IDLE", "of those, idle workers"),
+        ("BUSY", "workers executing a work item right now"),
+        ("PENDING", "work items queued on the pool's worklist"),
+        ("INACTIVE", "work items held back by max_active in workqueues "
+                     "that feed this pool (pwq->inactive_works)"),
+        ("FLAGS", "pool flags without the POOL_ prefix: DISASSOCIATED "
+                  "(per-CPU pool whose CPU is offline; always set on "
+                  "unbound pools), MANAGER_ACTIVE, BH, BH_DRAINING"),
+    ],
+    "BH pending per CPU": [
+        ("CPU", "CPU"),
+        ("POOLS", "IDs of the CPU's BH pools (normal, highpri)"),
+        ("PENDING", "work items queued on them"),
+        ("BUSY", "BH work items executing right now"),
+    ],
+    "Workqueues": [
+        ("NAME", "workqueue name"),
+        ("TYPE", "bh (WQ_BH), percpu, unbound or ordered (unbound with "
+                 "__WQ_ORDERED)"),
+        ("MAX", "max_active: work items the queue may run at once per pool "
+                "workqueue (saved_max_active on 6.1)"),
+        ("ACTIVE", "work items counted as active in its pool workqueues"),
+        ("INACT", "work items waiting for max_active (inactive)"),
+        ("CPU<n>", "pool that work queued on CPU n goes to (per-CPU columns "
+                   "for up to 16 CPUs, else a 'cpus:pool' list in CPU->POOL)"),
+        ("DFL", "default pool of an unbound workqueue"),
+        ("FLAGS", "WQ_* flags without the WQ_ prefix; internal __WQ_* "
+                  "flags keep a leading underscore"),
+    ],
+    "Rescuers": [
+        ("WORKQUEUE", "WQ_MEM_RECLAIM workqueue the rescuer serves"),
+        ("PID", "rescuer thread PID"),
+        ("COMM", "rescuer thread name"),
+        ("CPUS", "CPUs the rescuer thread may run on"),
+        ("POOL", "pool the rescuer is attached to while rescuing, '-' if "
+                 "none"),
+        ("CURRENT", "function of the work item it is rescuing, '-' if idle"),
+    ],
+    "Busy workers": [
+        ("POOL", "pool ID"),
+        ("WORKER", "worker ID inside the pool ('R' suffix: rescuer)"),
+        ("PID", "worker thread PID ('-' for a BH worker, which has none)"),
+        ("COMM", "worker thread name"),
+        ("WORKQUEUE", "workqueue of the running work item"),
+        ("WORK", "address of the running work_struct"),
+        ("FUNCTION", "symbol of the work function (current_func)"),
+        ("DESC", "description set with set_worker_desc()"),
+    ],
+    "Work items": [
+        ("POOL", "pool ID the item is queued to"),
+        ("CPU", "CPU of that pool, '-' for an unbound pool"),
+        ("STATE", "pending: on the pool worklist; inbox: queued on a BH "
+                  "pool's CPU, not yet moved to its worklist; inactive: "
+                  "waiting for max_active; scheduled: handed to a busy "
+                  "worker"),
+        ("WORKQUEUE", "workqueue the item was queued on"),
+        ("WORK", "address of the work_struct"),
+        ("FUNCTION", "symbol of the work function"),
+    ],
+    "BH work items per CPU": [
+        ("CPU", "CPU of the BH pool"),
+        ("POOL", "BH pool ID"),
+        ("STATE", "as in Work items"),
+        ("WORKQUEUE", "workqueue the item was queued on"),
+        ("WORK", "address of the work_struct"),
+        ("FUNCTION", "symbol of the work function"),
+    ],
+    "Tasklets": [
+        ("CPU", "CPU"),
+        ("QUEUED", "tasklets on the CPU's tasklet_vec (TASKLET_SOFTIRQ)"),
+        ("HI_QUEUED", "tasklets on tasklet_hi_vec (HI_SOFTIRQ)"),
+        ("TASKLET_RUNS", "times TASKLET_SOFTIRQ was handled on the CPU "
+                         "since boot (kstat softirqs; '-' if unknown)"),
+        ("HI_RUNS", "the same for HI_SOFTIRQ"),
+        ("KIND", "(per tasklet) normal or hi"),
+        ("TASKLET", "(per tasklet) address of the tasklet_struct"),
+        ("STATE", "(per tasklet) S: scheduled, R: running, D: disabled"),
+        ("FUNCTION", "(per tasklet) callback or func symbol"),
+    ],
 }
 
 JSON_DOC = """\
@@ -208,48 +208,48 @@ from the lists; per-pool counters always cover the whole pool.
 _OPT_INT = (int, type(None))
 _OPT_STR = (str, type(None))
 _TASKLET = {"address": str, "func": str, "scheduled": bool,
-			"running": bool, "disabled": bool}
+            "running": bool, "disabled": bool}
 SCHEMA = {
-	"schema_version": int,
-	"kernel": {"release": str, "possible_cpus": [int], "online_cpus": [int]},
-	"filter": {"wq": _OPT_STR, "pending_only": bool},
-	"bh": {"supported": bool, "symbols": [str],
-		   "per_cpu": [{"cpu": int, "pools": [int], "nr_pending": int,
-						"nr_busy": int}]},
-	"pools": [{"id": int, "kind": str, "cpu": _OPT_INT, "cpus": str,
-			   "node": int, "nice": int, "flags": [str], "flags_raw": int,
-			   "nr_workers": int, "nr_idle": int, "nr_busy": int,
-			   "nr_running": int, "nr_pending": int, "nr_inactive": int,
-			   "refcnt": int, "address": str}],
-	"workqueues": [{"name": str, "type": str, "flags": [str],
-					"flags_raw": int, "max_active": int, "nr_active": int,
-					"nr_inactive": int,
-					"cpu_pools": [{"cpu": int, "pool": _OPT_INT}],
-					"dfl_pool": _OPT_INT,
-					"pwqs": [{"pool": int, "nr_active": int,
-							  "max_active": int, "nr_inactive": int}],
-					"rescuer_pid": _OPT_INT, "address": str}],
-	"rescuers": [{"workqueue": str, "pid": _OPT_INT, "comm": _OPT_STR,
-				  "cpus": str, "pool": _OPT_INT, "busy": bool,
-				  "work": _OPT_STR, "func": _OPT_STR}],
-	"busy_workers": [{"pool": int, "worker_id": int, "pid": _OPT_INT,
-					  "comm": _OPT_STR, "rescuer": bool,
-					  "workqueue": _OPT_STR, "work": str, "func": str,
-					  "desc": str}],
-	"work_items": [{"pool": _OPT_INT, "cpu": _OPT_INT, "bh": bool,
-					"state": str, "workqueue": _OPT_STR, "work": str,
-					"func": str}],
-	"tasklets": {"available": bool,
-				 "per_cpu": [{"cpu": int, "normal": [_TASKLET],
-							  "hi": [_TASKLET],
-							  "softirq_runs": {"tasklet": _OPT_INT,
-											   "hi": _OPT_INT}}]},
-	"errors": [str],
+    "schema_version": int,
+    "kernel": {"release": str, "possible_cpus": [int], "online_cpus": [int]},
+    "filter": {"wq": _OPT_STR, "pending_only": bool},
+    "bh": {"supported": bool, "symbols": [str],
+           "per_cpu": [{"cpu": int, "pools": [int], "nr_pending": int,
+                        "nr_busy": int}]},
+    "pools": [{"id": int, "kind": str, "cpu": _OPT_INT, "cpus": str,
+               "node": int, "nice": int, "flags": [str], "flags_raw": int,
+               "nr_workers": int, "nr_idle": int, "nr_busy": int,
+               "nr_running": int, "nr_pending": int, "nr_inactive": int,
+               "refcnt": int, "address": str}],
+    "workqueues": [{"name": str, "type": str, "flags": [str],
+                    "flags_raw": int, "max_active": int, "nr_active": int,
+                    "nr_inactive": int,
+                    "cpu_pools": [{"cpu": int, "pool": _OPT_INT}],
+                    "dfl_pool": _OPT_INT,
+                    "pwqs": [{"pool": int, "nr_active": int,
+                              "max_active": int, "nr_inactive": int}],
+                    "rescuer_pid": _OPT_INT, "address": str}],
+    "rescuers": [{"workqueue": str, "pid": _OPT_INT, "comm": _OPT_STR,
+                  "cpus": str, "pool": _OPT_INT, "busy": bool,
+                  "work": _OPT_STR, "func": _OPT_STR}],
+    "busy_workers": [{"pool": int, "worker_id": int, "pid": _OPT_INT,
+                      "comm": _OPT_STR, "rescuer": bool,
+                      "workqueue": _OPT_STR, "work": str, "func": str,
+                      "desc": str}],
+    "work_items": [{"pool": _OPT_INT, "cpu": _OPT_INT, "bh": bool,
+                    "state": str, "workqueue": _OPT_STR, "work": str,
+                    "func": str}],
+    "tasklets": {"available": bool,
+                 "per_cpu": [{"cpu": int, "normal": [_TASKLET],
+                              "hi": [_TASKLET],
+                              "softirq_runs": {"tasklet": _OPT_INT,
+                                               "hi": _OPT_INT}}]},
+    "errors": [str],
 }
 _ENUMS = {
-	("pools", "kind"): POOL_KINDS,
-	("workqueues", "type"): WQ_TYPES,
-	("work_items", "state"): WORK_STATES,
+    ("pools", "kind"): POOL_KINDS,
+    ("workqueues", "type"): WQ_TYPES,
+    ("work_items", "state"): WORK_STATES,
 }
 
 
@@ -342,7 +342,7 @@ def bh_per_cpu(pools):
 		if p["kind"] != "bh" or p["cpu"] is None:
 			continue
 		e = by_cpu.setdefault(p["cpu"], {"cpu": p["cpu"], "pools": [],
-										 "nr_pending": 0, "nr_busy": 0})
+		                                 "nr_pending": 0, "nr_busy": 0})
 		e["pools"].append(p["id"])
 		e["nr_pending"] += p["nr_pending"]
 		e["nr_busy"] += p["nr_busy"]
@@ -378,20 +378,20 @@ def validate_snapshot(snap):
 				ok = isinstance(value, types)
 			if not ok:
 				problems.append(f"{path}: expected "
-								f"{'/'.join(t.__name__ for t in types)}, "
-								f"got {type(value).__name__}")
+				                f"{'/'.join(t.__name__ for t in types)}, "
+				                f"got {type(value).__name__}")
 
 	check(snap, SCHEMA, "$")
 	if problems:
 		return problems
 	if snap["schema_version"] != SCHEMA_VERSION:
 		problems.append(f"$.schema_version: {snap['schema_version']} != "
-						f"{SCHEMA_VERSION}")
+		                f"{SCHEMA_VERSION}")
 	for (section, key), allowed in _ENUMS.items():
 		for i, item in enumerate(snap[section]):
 			if item[key] not in allowed:
 				problems.append(f"$.{section}[{i}].{key}: {item[key]!r} "
-								f"not one of {', '.join(allowed)}")
+				                f"not one of {', '.join(allowed)}")
 	return problems
 
 
@@ -412,36 +412,36 @@ def filter_snapshot(snap, wq=None, pending=False):
 		used = set()
 		for w in s["workqueues"]:
 			used.update(c["pool"] for c in w["cpu_pools"]
-						if c["pool"] is not None)
+			            if c["pool"] is not None)
 			used.update(p["pool"] for p in w["pwqs"])
 			if w["dfl_pool"] is not None:
 				used.add(w["dfl_pool"])
 		s["pools"] = [p for p in s["pools"] if p["id"] in used]
 		s["rescuers"] = [r for r in s["rescuers"] if match(r["workqueue"])]
 		s["busy_workers"] = [b for b in s["busy_workers"]
-							 if match(b["workqueue"])]
+		                     if match(b["workqueue"])]
 		s["work_items"] = [w for w in s["work_items"]
-						   if match(w["workqueue"])]
+		                   if match(w["workqueue"])]
 		# Tasklets do not belong to any workqueue.
 		s["tasklets"]["per_cpu"] = []
 	if pending:
 		busy_pools = {b["pool"] for b in s["busy_workers"]}
 		item_pools = {w["pool"] for w in s["work_items"]}
 		s["pools"] = [p for p in s["pools"]
-					  if p["nr_busy"] or p["nr_pending"] or p["nr_inactive"]
-					  or p["id"] in busy_pools or p["id"] in item_pools]
+		              if p["nr_busy"] or p["nr_pending"] or p["nr_inactive"]
+		              or p["id"] in busy_pools or p["id"] in item_pools]
 		wq_names = ({b["workqueue"] for b in s["busy_workers"]}
-					| {w["workqueue"] for w in s["work_items"]})
+		            | {w["workqueue"] for w in s["work_items"]})
 		s["workqueues"] = [w for w in s["workqueues"]
-						   if w["nr_active"] or w["nr_inactive"]
-						   or w["name"] in wq_names]
+		                   if w["nr_active"] or w["nr_inactive"]
+		                   or w["name"] in wq_names]
 		s["rescuers"] = [r for r in s["rescuers"] if r["busy"]]
 		s["tasklets"]["per_cpu"] = [t for t in s["tasklets"]["per_cpu"]
-									if t["normal"] or t["hi"]]
+		                            if t["normal"] or t["hi"]]
 	s["bh"]["per_cpu"] = bh_per_cpu(s["pools"])
 	if pending:
 		s["bh"]["per_cpu"] = [e for e in s["bh"]["per_cpu"]
-							  if e["nr_pending"] or e["nr_busy"]]
+		                      if e["nr_pending"] or e["nr_busy"]]
 	return s
 
 
@@ -487,14 +487,14 @@ def _pool_where(p):
 
 def _pool_rows(pools):
 	return [[p["id"], _pool_where(p), p["node"], p["nice"], p["nr_workers"],
-			 p["nr_idle"], p["nr_busy"], p["nr_pending"], p["nr_inactive"],
-			 _flags_text(p["flags"])] for p in pools]
+	         p["nr_idle"], p["nr_busy"], p["nr_pending"], p["nr_inactive"],
+	         _flags_text(p["flags"])] for p in pools]
 
 
 _POOL_HEADERS = ("ID", "CPU", "NODE", "NICE", "WORKERS", "IDLE", "BUSY",
-				 "PENDING", "INACTIVE", "FLAGS")
+                 "PENDING", "INACTIVE", "FLAGS")
 _POOL_RIGHT = ("ID", "NODE", "NICE", "WORKERS", "IDLE", "BUSY", "PENDING",
-			   "INACTIVE")
+               "INACTIVE")
 PER_CPU_COLUMNS_MAX = 16
 
 
@@ -508,7 +508,7 @@ def _cpu_pool_runs(cpu_pools):
 		else:
 			runs.append([c["cpu"], c["cpu"], pool])
 	return " ".join((f"{a}:{p}" if a == b else f"{a}-{b}:{p}")
-					for a, b, p in runs)
+	                for a, b, p in runs)
 
 
 def render_text(snap):
@@ -518,7 +518,7 @@ def render_text(snap):
 	flt = snap["filter"]
 	pending = flt["pending_only"]
 	head = (f"Linux {k['release']}, possible CPUs {cpulist(k['possible_cpus'])}"
-			f", online CPUs {cpulist(k['online_cpus'])}")
+	        f", online CPUs {cpulist(k['online_cpus'])}")
 	out.append(head)
 	notes = []
 	if flt["wq"] is not None:
@@ -542,7 +542,7 @@ def render_text(snap):
 	out += _title("BH worker pools")
 	if not bh["supported"]:
 		out.append("none: this kernel has no BH workqueue support "
-				   "(no bh_worker_pools, POOL_BH or WQ_BH)")
+		           "(no bh_worker_pools, POOL_BH or WQ_BH)")
 	elif not bh_pools:
 		out.append("(none)" if not pending else "(nothing queued or running)")
 	else:
@@ -550,10 +550,10 @@ def render_text(snap):
 		out.append("")
 		out += _title("BH pending per CPU")
 		out += _table(("CPU", "POOLS", "PENDING", "BUSY"),
-					  [[e["cpu"], ",".join(str(i) for i in e["pools"]),
-						e["nr_pending"], e["nr_busy"]]
-					   for e in bh["per_cpu"]],
-					  ("CPU", "PENDING", "BUSY"))
+		              [[e["cpu"], ",".join(str(i) for i in e["pools"]),
+		                e["nr_pending"], e["nr_busy"]]
+		               for e in bh["per_cpu"]],
+		              ("CPU", "PENDING", "BUSY"))
 	out.append("")
 
 	out += _title("Workqueues")
@@ -571,7 +571,7 @@ def render_text(snap):
 	rows = []
 	for w in wqs:
 		r = [w["name"], w["type"], w["max_active"], w["nr_active"],
-			 w["nr_inactive"]]
+		     w["nr_inactive"]]
 		if columns:
 			m = {c["cpu"]: c["pool"] for c in w["cpu_pools"]}
 			r += [m.get(c) for c in cpus]
@@ -585,9 +585,9 @@ def render_text(snap):
 	out += _title("Rescuers")
 	if snap["rescuers"]:
 		out += _table(("WORKQUEUE", "PID", "COMM", "CPUS", "POOL", "CURRENT"),
-					  [[r["workqueue"], r["pid"], r["comm"], r["cpus"],
-						r["pool"], r["func"] if r["busy"] else None]
-					   for r in snap["rescuers"]], ("PID", "POOL"))
+		              [[r["workqueue"], r["pid"], r["comm"], r["cpus"],
+		                r["pool"], r["func"] if r["busy"] else None]
+		               for r in snap["rescuers"]], ("PID", "POOL"))
 	else:
 		out.append("(none busy)" if pending else "(none)")
 	out.append("")
@@ -595,13 +595,13 @@ def render_text(snap):
 	out += _title("Busy workers")
 	if snap["busy_workers"]:
 		out += _table(("POOL", "WORKER", "PID", "COMM", "WORKQUEUE", "WORK",
-					   "FUNCTION", "DESC"),
-					  [[b["pool"],
-						f"{b['worker_id']}{'R' if b['rescuer'] else ''}",
-						b["pid"], b["comm"], b["workqueue"], b["work"],
-						b["func"], b["desc"] or None]
-					   for b in snap["busy_workers"]],
-					  ("POOL", "WORKER", "PID"))
+		               "FUNCTION", "DESC"),
+		              [[b["pool"],
+		                f"{b['worker_id']}{'R' if b['rescuer'] else ''}",
+		                b["pid"], b["comm"], b["workqueue"], b["work"],
+		                b["func"], b["desc"] or None]
+		               for b in snap["busy_workers"]],
+		              ("POOL", "WORKER", "PID"))
 	else:
 		out.append("(none)")
 	out.append("")
@@ -610,24 +610,24 @@ def render_text(snap):
 	out += _title("Work items")
 	if items:
 		out += _table(("POOL", "CPU", "STATE", "WORKQUEUE", "WORK",
-					   "FUNCTION"),
-					  [[w["pool"], w["cpu"], w["state"], w["workqueue"],
-						w["work"], w["func"]] for w in items],
-					  ("POOL", "CPU"))
+		               "FUNCTION"),
+		              [[w["pool"], w["cpu"], w["state"], w["workqueue"],
+		                w["work"], w["func"]] for w in items],
+		              ("POOL", "CPU"))
 	else:
 		out.append("(none)")
 	out.append("")
 
 	if bh["supported"]:
 		items = sorted((w for w in snap["work_items"] if w["bh"]),
-					   key=lambda w: -1 if w["cpu"] is None else w["cpu"])
+		               key=lambda w: -1 if w["cpu"] is None else w["cpu"])
 		out += _title("BH work items per CPU")
 		if items:
 			out += _table(("CPU", "POOL", "STATE", "WORKQUEUE", "WORK",
-						   "FUNCTION"),
-						  [[w["cpu"], w["pool"], w["state"], w["workqueue"],
-							w["work"], w["func"]] for w in items],
-						  ("CPU", "POOL"))
+			               "FUNCTION"),
+			              [[w["cpu"], w["pool"], w["state"], w["workqueue"],
+			                w["work"], w["func"]] for w in items],
+			              ("CPU", "POOL"))
 		else:
 			out.append("(none)")
 		out.append("")
@@ -643,27 +643,27 @@ def render_text(snap):
 			def runs(v):
 				return "-" if v is None else v
 			out += _table(("CPU", "QUEUED", "HI_QUEUED", "TASKLET_RUNS",
-						   "HI_RUNS"),
-						  [[e["cpu"], len(e["normal"]), len(e["hi"]),
-							runs(e["softirq_runs"]["tasklet"]),
-							runs(e["softirq_runs"]["hi"])]
-						   for e in t["per_cpu"]],
-						  ("CPU", "QUEUED", "HI_QUEUED", "TASKLET_RUNS",
-						   "HI_RUNS"))
+			               "HI_RUNS"),
+			              [[e["cpu"], len(e["normal"]), len(e["hi"]),
+			                runs(e["softirq_runs"]["tasklet"]),
+			                runs(e["softirq_runs"]["hi"])]
+			               for e in t["per_cpu"]],
+			              ("CPU", "QUEUED", "HI_QUEUED", "TASKLET_RUNS",
+			               "HI_RUNS"))
 			queued = []
 			for e in t["per_cpu"]:
 				for kind in ("normal", "hi"):
 					for tl in e[kind]:
 						state = "".join(c for c, on in
-										(("S", tl["scheduled"]),
-										 ("R", tl["running"]),
-										 ("D", tl["disabled"])) if on)
+						                (("S", tl["scheduled"]),
+						                 ("R", tl["running"]),
+						                 ("D", tl["disabled"])) if on)
 						queued.append([e["cpu"], kind, tl["address"],
-									   state or None, tl["func"]])
+						               state or None, tl["func"]])
 			if queued:
 				out.append("")
 				out += _table(("CPU", "KIND", "TASKLET", "STATE", "FUNCTION"),
-							  queued, ("CPU",))
+				              queued, ("CPU",))
 		out.append("")
 
 	if snap["errors"]:
@@ -737,48 +737,48 @@ class Collector:
 
 	def _check_layout(self):
 		if self._var("workqueues", WQ_C) is None or \
-				self._type("struct worker_pool") is None:
+		        self._type("struct worker_pool") is None:
 			if self._var("init_task") is None:
 				raise WqDumpError(
-					"no kernel debug info loaded: pass the matching vmlinux "
-					"with -s (needs CONFIG_DEBUG_INFO)")
+				    "no kernel debug info loaded: pass the matching vmlinux "
+				    "with -s (needs CONFIG_DEBUG_INFO)")
 			raise WqDumpError(
-				"kernel debug info has no workqueue internals "
-				"(workqueues, struct worker_pool): unsupported kernel")
+			    "kernel debug info has no workqueue internals "
+			    "(workqueues, struct worker_pool): unsupported kernel")
 		self.workqueues = self._var("workqueues", WQ_C)
 		if self._var("worker_pool_idr", WQ_C) is None:
 			raise WqDumpError("unknown workqueue layout: no worker_pool_idr")
 		need = {
-			"struct worker_pool": ("id", "cpu", "node", "flags", "worklist",
-								   "nr_workers", "nr_idle", "workers",
-								   "attrs", "nr_running", "refcnt"),
-			"struct pool_workqueue": ("pool", "wq", "nr_active",
-									  "max_active", "inactive_works",
-									  "pwqs_node"),
-			"struct workqueue_struct": ("pwqs", "list", "name", "flags",
-										"rescuer", "dfl_pwq"),
-			"struct worker": ("current_work", "current_func", "current_pwq",
-							  "scheduled", "task", "pool", "node", "id",
-							  "desc"),
-			"struct work_struct": ("data", "entry", "func"),
-			"struct workqueue_attrs": ("nice", "cpumask"),
+		    "struct worker_pool": ("id", "cpu", "node", "flags", "worklist",
+		                           "nr_workers", "nr_idle", "workers",
+		                           "attrs", "nr_running", "refcnt"),
+		    "struct pool_workqueue": ("pool", "wq", "nr_active",
+		                              "max_active", "inactive_works",
+		                              "pwqs_node"),
+		    "struct workqueue_struct": ("pwqs", "list", "name", "flags",
+		                                "rescuer", "dfl_pwq"),
+		    "struct worker": ("current_work", "current_func", "current_pwq",
+		                      "scheduled", "task", "pool", "node", "id",
+		                      "desc"),
+		    "struct work_struct": ("data", "entry", "func"),
+		    "struct workqueue_attrs": ("nice", "cpumask"),
 		}
 		self.members = {}
 		for tname, fields in need.items():
 			t = self._type(tname)
 			if t is None:
 				raise WqDumpError(f"unknown workqueue layout: no {tname} in "
-								  "debug info")
+				                  "debug info")
 			have = self._members(t.unqualified())
 			missing = [f for f in fields if f not in have]
 			if tname == "struct pool_workqueue" and "max_active" in missing:
 				raise WqDumpError(
-					"Linux 6.9 or later (struct pool_workqueue has no "
-					"max_active): wq_dump.py reads the workqueue layout of "
-					"6.1; use the kernel's tools/workqueue/wq_dump.py there")
+				    "Linux 6.9 or later (struct pool_workqueue has no "
+				    "max_active): wq_dump.py reads the workqueue layout of "
+				    "6.1; use the kernel's tools/workqueue/wq_dump.py there")
 			if missing:
 				raise WqDumpError(f"unknown workqueue layout: {tname} has "
-								  f"no {', '.join(missing)}")
+				                  f"no {', '.join(missing)}")
 			self.members[tname] = have
 		wq_members = self.members["struct workqueue_struct"]
 		if "cpu_pwq" in wq_members:
@@ -787,27 +787,27 @@ class Collector:
 			self.wq_layout = "cpu_pwqs"       # 6.1: per-CPU pwqs + NUMA tbl
 		else:
 			raise WqDumpError("unknown workqueue layout: workqueue_struct has "
-							  "neither cpu_pwq nor cpu_pwqs/numa_pwq_tbl")
+			                  "neither cpu_pwq nor cpu_pwqs/numa_pwq_tbl")
 		if "max_active" in wq_members:
 			self.wq_max_active = "max_active"
 		elif "saved_max_active" in wq_members:
 			self.wq_max_active = "saved_max_active"
 		else:
 			raise WqDumpError("unknown workqueue layout: workqueue_struct has "
-							  "no max_active")
+			                  "no max_active")
 
 		self.wq_flags = {n: v for n in WQ_FLAG_NAMES
-						 if (v := self._const(n)) is not None}
+		                 if (v := self._const(n)) is not None}
 		self.pool_flags = {n: v for n in POOL_FLAG_NAMES
-						   if (v := self._const(n)) is not None}
+		                   if (v := self._const(n)) is not None}
 		for n in ("WQ_UNBOUND", "WQ_MEM_RECLAIM"):
 			if n not in self.wq_flags:
 				raise WqDumpError(f"unknown workqueue layout: constant {n} "
-								  "not in debug info")
+				                  "not in debug info")
 		self.work_pwq_flag = self._const("WORK_STRUCT_PWQ")
 		if self.work_pwq_flag is None:
 			raise WqDumpError("unknown workqueue layout: constant "
-							  "WORK_STRUCT_PWQ not in debug info")
+			                  "WORK_STRUCT_PWQ not in debug info")
 		shift = self._const("WORK_STRUCT_PWQ_SHIFT")
 		if shift is None:
 			shift = self._const("WORK_STRUCT_FLAG_BITS")
@@ -816,16 +816,16 @@ class Collector:
 			color_bits = self._const("WORK_STRUCT_COLOR_BITS")
 			if color_shift is None or color_bits is None:
 				raise WqDumpError("unknown workqueue layout: cannot find "
-								  "WORK_STRUCT_PWQ_SHIFT/FLAG_BITS")
+				                  "WORK_STRUCT_PWQ_SHIFT/FLAG_BITS")
 			shift = color_shift + color_bits
 		self.work_pwq_shift = shift
 
 		# BH support of the patch series, detected by symbol.
 		self.bh_array = self._var("bh_worker_pools", WQ_C)
 		self.bh_symbols = [n for n, found in (
-			("bh_worker_pools", self.bh_array is not None),
-			("POOL_BH", "POOL_BH" in self.pool_flags),
-			("WQ_BH", "WQ_BH" in self.wq_flags)) if found]
+		    ("bh_worker_pools", self.bh_array is not None),
+		    ("POOL_BH", "POOL_BH" in self.pool_flags),
+		    ("WQ_BH", "WQ_BH" in self.wq_flags)) if found]
 
 	# -- small readers ----------------------------------------------------
 
@@ -877,7 +877,7 @@ class Collector:
 		while node and node not in seen and len(works) < LIST_LIMIT:
 			seen.add(node)
 			work = self.drgn.Object(self.prog, "struct work_struct",
-									address=node - off)
+			                        address=node - off)
 			works.append(work.address_of_())
 			node = self.prog.read_word(node)
 		if node:
@@ -894,7 +894,7 @@ class Collector:
 			while pos.value_() != head_addr:
 				if pos.value_() in seen or n >= LIST_LIMIT:
 					self.errors.append(f"list at {head_addr:#x} loops or is "
-									   "too long; stopped")
+					                   "too long; stopped")
 					return
 				seen.add(pos.value_())
 				n += 1
@@ -929,23 +929,23 @@ class Collector:
 			p["nr_inactive"] = inactive_by_pool.get(p["id"], 0)
 			p["nr_busy"] = sum(1 for b in busy if b["pool"] == p["id"])
 			p["nr_pending"] = sum(1 for w in items if w["pool"] == p["id"]
-								  and w["state"] in ("pending", "inbox"))
+			                      and w["state"] in ("pending", "inbox"))
 		rescuers = self._collect_rescuers(pool_by_addr)
 		snap = {
-			"schema_version": SCHEMA_VERSION,
-			"kernel": {"release": release, "possible_cpus": possible,
-					   "online_cpus": online},
-			"filter": {"wq": None, "pending_only": False},
-			"bh": {"supported": bool(self.bh_symbols),
-				   "symbols": self.bh_symbols,
-				   "per_cpu": bh_per_cpu(pools)},
-			"pools": pools,
-			"workqueues": wqs,
-			"rescuers": rescuers,
-			"busy_workers": busy,
-			"work_items": items,
-			"tasklets": self._collect_tasklets(possible),
-			"errors": self.errors,
+		    "schema_version": SCHEMA_VERSION,
+		    "kernel": {"release": release, "possible_cpus": possible,
+		               "online_cpus": online},
+		    "filter": {"wq": None, "pending_only": False},
+		    "bh": {"supported": bool(self.bh_symbols),
+		           "symbols": self.bh_symbols,
+		           "per_cpu": bh_per_cpu(pools)},
+		    "pools": pools,
+		    "workqueues": wqs,
+		    "rescuers": rescuers,
+		    "busy_workers": busy,
+		    "work_items": items,
+		    "tasklets": self._collect_tasklets(possible),
+		    "errors": self.errors,
 		}
 		return snap
 
@@ -974,7 +974,7 @@ class Collector:
 			if addr and addr not in seen:
 				seen.add(addr)
 				yield (self.drgn.Object(prog, "struct worker_pool",
-										address=addr), None)
+				                        address=addr), None)
 
 	def _collect_pools(self):
 		pool_bh = self.pool_flags.get("POOL_BH", 0)
@@ -998,22 +998,22 @@ class Collector:
 					nice = 0
 					cpus = str(cpu) if cpu >= 0 else ""
 				p = {
-					"id": pool.id.value_(),
-					"kind": kind,
-					"cpu": cpu if cpu >= 0 else None,
-					"cpus": cpus,
-					"node": pool.node.value_(),
-					"nice": nice,
-					"flags": decode_flags(flags, self.pool_flags),
-					"flags_raw": flags,
-					"nr_workers": self._int(pool.nr_workers),
-					"nr_idle": self._int(pool.nr_idle),
-					"nr_busy": 0,
-					"nr_running": self._int(pool.nr_running),
-					"nr_pending": 0,          # counted with the items
-					"nr_inactive": 0,
-					"refcnt": self._int(pool.refcnt),
-					"address": hex(pool.address_),
+				    "id": pool.id.value_(),
+				    "kind": kind,
+				    "cpu": cpu if cpu >= 0 else None,
+				    "cpus": cpus,
+				    "node": pool.node.value_(),
+				    "nice": nice,
+				    "flags": decode_flags(flags, self.pool_flags),
+				    "flags_raw": flags,
+				    "nr_workers": self._int(pool.nr_workers),
+				    "nr_idle": self._int(pool.nr_idle),
+				    "nr_busy": 0,
+				    "nr_running": self._int(pool.nr_running),
+				    "nr_pending": 0,          # counted with the items
+				    "nr_inactive": 0,
+				    "refcnt": self._int(pool.refcnt),
+				    "address": hex(pool.address_),
 				}
 			except self.drgn.FaultError as e:
 				self.errors.append(f"pool at {pool.address_:#x}: {e}")
@@ -1035,19 +1035,19 @@ class Collector:
 		"""Dict for a queued work_struct."""
 		if wq_name is None:
 			pwq_addr = work_data_pwq(self._int(work.data), self.work_pwq_flag,
-									 self.work_pwq_shift)
+			                         self.work_pwq_shift)
 			if pwq_addr:
 				pwq = self.drgn.Object(self.prog, "struct pool_workqueue",
-									   address=pwq_addr)
+				                       address=pwq_addr)
 				wq_name = self._str(pwq.wq.name)
 		return {
-			"pool": pool["id"] if pool else None,
-			"cpu": pool["cpu"] if pool else None,
-			"bh": bool(pool and pool["kind"] == "bh"),
-			"state": state,
-			"workqueue": wq_name,
-			"work": hex(work.value_()),
-			"func": self._func(work.func),
+		    "pool": pool["id"] if pool else None,
+		    "cpu": pool["cpu"] if pool else None,
+		    "bh": bool(pool and pool["kind"] == "bh"),
+		    "state": state,
+		    "workqueue": wq_name,
+		    "work": hex(work.value_()),
+		    "func": self._func(work.func),
 		}
 
 	def _pool_activity(self, pool, p, items):
@@ -1056,23 +1056,23 @@ class Collector:
 		busy = []
 		try:
 			for work in self._walk(pool.worklist, "struct work_struct",
-								   "entry"):
+			                       "entry"):
 				items.append(self._work_item(work, p, "pending"))
 			members = self.members["struct worker_pool"]
 			if "bh_taken" in members:
 				for work in self._inbox(pool.bh_taken.value_(),
-										f"taken inbox of {_pool_name(p)}", False):
+				                        f"taken inbox of {_pool_name(p)}", False):
 					items.append(self._work_item(work, p, "inbox"))
 			if "bh_inbox" in members:
 				for work in self._inbox(pool.bh_inbox.first.value_(),
-										f"inbox of {_pool_name(p)}", True):
+				                        f"inbox of {_pool_name(p)}", True):
 					items.append(self._work_item(work, p, "inbox"))
 			for worker in self._walk(pool.workers, "struct worker", "node"):
 				if not worker.current_work.value_():
 					continue
 				busy.append(self._busy_worker(worker, p))
 				for work in self._walk(worker.scheduled,
-									   "struct work_struct", "entry"):
+				                       "struct work_struct", "entry"):
 					items.append(self._work_item(work, p, "scheduled"))
 		except self.drgn.FaultError as e:
 			self.errors.append(f"{_pool_name(p)}: {e}")
@@ -1091,15 +1091,15 @@ class Collector:
 		if "rescue_wq" in self.members["struct worker"]:
 			rescuer = bool(worker.rescue_wq.value_())
 		return {
-			"pool": p["id"],
-			"worker_id": worker.id.value_(),
-			"pid": pid,
-			"comm": comm,
-			"rescuer": rescuer,
-			"workqueue": wq_name,
-			"work": hex(worker.current_work.value_()),
-			"func": self._func(worker.current_func),
-			"desc": self._str(worker.desc),
+		    "pool": p["id"],
+		    "worker_id": worker.id.value_(),
+		    "pid": pid,
+		    "comm": comm,
+		    "rescuer": rescuer,
+		    "workqueue": wq_name,
+		    "work": hex(worker.current_work.value_()),
+		    "func": self._func(worker.current_func),
+		    "desc": self._str(worker.desc),
 		}
 
 	def _cpu_node(self, cpu):
@@ -1126,7 +1126,7 @@ class Collector:
 		tbl = wq.numa_pwq_tbl
 		elem = self._real_type(tbl.type_).type
 		return drgn.Object(self.prog, elem,
-						   address=tbl.address_ + node * drgn.sizeof(elem))
+		                   address=tbl.address_ + node * drgn.sizeof(elem))
 
 	def _collect_workqueues(self, pool_by_addr):
 		wq_bh = self.wq_flags.get("WQ_BH", 0)
@@ -1136,7 +1136,7 @@ class Collector:
 		items = []
 		inactive_by_pool = {}
 		for wq in self._walk(self.workqueues, "struct workqueue_struct",
-							 "list"):
+		                     "list"):
 			try:
 				name = self._str(wq.name)
 				flags = wq.flags.value_()
@@ -1144,21 +1144,21 @@ class Collector:
 				unbound = bool(flags & wq_unbound)
 				pwqs = []
 				for pwq in self._walk(wq.pwqs, "struct pool_workqueue",
-									  "pwqs_node"):
+				                      "pwqs_node"):
 					pool_id = self._pool_id(pwq.pool, pool_by_addr)
 					p = pool_by_addr.get(pwq.pool.value_())
 					n_inact = 0
 					for work in self._walk(pwq.inactive_works,
-										   "struct work_struct", "entry"):
+					                       "struct work_struct", "entry"):
 						items.append(self._work_item(work, p, "inactive",
-													 name))
+						                             name))
 						n_inact += 1
 					inactive_by_pool[pool_id] = \
-						inactive_by_pool.get(pool_id, 0) + n_inact
+					    inactive_by_pool.get(pool_id, 0) + n_inact
 					pwqs.append({"pool": pool_id,
-								 "nr_active": self._int(pwq.nr_active),
-								 "max_active": self._int(pwq.max_active),
-								 "nr_inactive": n_inact})
+					             "nr_active": self._int(pwq.nr_active),
+					             "max_active": self._int(pwq.max_active),
+					             "nr_inactive": n_inact})
 				cpu_pools = []
 				for cpu in self.possible:
 					pwq = self._cpu_pwq(wq, cpu, unbound)
@@ -1168,23 +1168,23 @@ class Collector:
 					cpu_pools.append({"cpu": cpu, "pool": pool_id})
 				dfl = wq.dfl_pwq
 				dfl_pool = (self._pool_id(dfl.pool, pool_by_addr)
-							if dfl.value_() else None)
+				            if dfl.value_() else None)
 				rescuer_pid = None
 				if wq.rescuer.value_():
 					rescuer_pid, _ = self._task(wq.rescuer.task)
 				wqs.append({
-					"name": name,
-					"type": wtype,
-					"flags": decode_flags(flags, self.wq_flags),
-					"flags_raw": flags,
-					"max_active": self._int(getattr(wq, self.wq_max_active)),
-					"nr_active": sum(x["nr_active"] for x in pwqs),
-					"nr_inactive": sum(x["nr_inactive"] for x in pwqs),
-					"cpu_pools": cpu_pools,
-					"dfl_pool": dfl_pool,
-					"pwqs": pwqs,
-					"rescuer_pid": rescuer_pid,
-					"address": hex(wq.value_()),
+				    "name": name,
+				    "type": wtype,
+				    "flags": decode_flags(flags, self.wq_flags),
+				    "flags_raw": flags,
+				    "max_active": self._int(getattr(wq, self.wq_max_active)),
+				    "nr_active": sum(x["nr_active"] for x in pwqs),
+				    "nr_inactive": sum(x["nr_inactive"] for x in pwqs),
+				    "cpu_pools": cpu_pools,
+				    "dfl_pool": dfl_pool,
+				    "pwqs": pwqs,
+				    "rescuer_pid": rescuer_pid,
+				    "address": hex(wq.value_()),
 				})
 			except self.drgn.FaultError as e:
 				self.errors.append(f"workqueue at {wq.value_():#x}: {e}")
@@ -1194,7 +1194,7 @@ class Collector:
 		reclaim = self.wq_flags["WQ_MEM_RECLAIM"]
 		out = []
 		for wq in self._walk(self.workqueues, "struct workqueue_struct",
-							 "list"):
+		                     "list"):
 			try:
 				if not wq.flags.value_() & reclaim or not wq.rescuer.value_():
 					continue
@@ -1205,16 +1205,16 @@ class Collector:
 					cpus = self._cpus_of(r.task.cpus_ptr)
 				busy = bool(r.current_work.value_())
 				pool = (self._pool_id(r.pool, pool_by_addr)
-						if r.pool.value_() else None)
+				        if r.pool.value_() else None)
 				out.append({
-					"workqueue": self._str(wq.name),
-					"pid": pid,
-					"comm": comm,
-					"cpus": cpus,
-					"pool": pool,
-					"busy": busy,
-					"work": hex(r.current_work.value_()) if busy else None,
-					"func": self._func(r.current_func) if busy else None,
+				    "workqueue": self._str(wq.name),
+				    "pid": pid,
+				    "comm": comm,
+				    "cpus": cpus,
+				    "pool": pool,
+				    "busy": busy,
+				    "work": hex(r.current_work.value_()) if busy else None,
+				    "func": self._func(r.current_func) if busy else None,
 				})
 			except self.drgn.FaultError as e:
 				self.errors.append(f"rescuer of wq at {wq.value_():#x}: {e}")
@@ -1229,21 +1229,21 @@ class Collector:
 		while t.value_():
 			if t.value_() in seen or len(out) >= LIST_LIMIT:
 				self.errors.append(f"tasklet list at {head.address_:#x} "
-								   "loops or is too long; stopped")
+				                   "loops or is too long; stopped")
 				break
 			seen.add(t.value_())
 			state = t.state.value_()
 			if "use_callback" in self._tasklet_members and \
-					t.use_callback.value_():
+			        t.use_callback.value_():
 				fn = t.callback
 			else:
 				fn = t.func
 			out.append({
-				"address": hex(t.value_()),
-				"func": self._func(fn),
-				"scheduled": bool(sched is not None and state >> sched & 1),
-				"running": bool(run is not None and state >> run & 1),
-				"disabled": self._int(t.count) > 0,
+			    "address": hex(t.value_()),
+			    "func": self._func(fn),
+			    "scheduled": bool(sched is not None and state >> sched & 1),
+			    "running": bool(run is not None and state >> run & 1),
+			    "disabled": self._int(t.count) > 0,
 			})
 			t = t.next.read_()
 		return out
@@ -1257,11 +1257,11 @@ class Collector:
 		self._tasklet_members = self._members(ttype.unqualified())
 		kstat = self._var("kstat")
 		nr = {"tasklet": self._const("TASKLET_SOFTIRQ"),
-			  "hi": self._const("HI_SOFTIRQ")}
+		      "hi": self._const("HI_SOFTIRQ")}
 		per_cpu = []
 		for cpu in cpus:
 			e = {"cpu": cpu, "normal": [], "hi": [],
-				 "softirq_runs": {"tasklet": None, "hi": None}}
+			     "softirq_runs": {"tasklet": None, "hi": None}}
 			try:
 				e["normal"] = self._tasklet_list(self.percpu.per_cpu(vec, cpu))
 				e["hi"] = self._tasklet_list(self.percpu.per_cpu(hi_vec, cpu))
@@ -1270,7 +1270,7 @@ class Collector:
 					for key, idx in nr.items():
 						if idx is not None:
 							e["softirq_runs"][key] = \
-								ks.softirqs[idx].value_()
+							    ks.softirqs[idx].value_()
 			except self.drgn.FaultError as ex:
 				self.errors.append(f"tasklets of CPU {cpu}: {ex}")
 			per_cpu.append(e)
@@ -1295,20 +1295,20 @@ def watch_sample(snap, when):
 		if it["workqueue"] is not None:
 			queued[it["workqueue"]] = queued.get(it["workqueue"], 0) + 1
 	return {
-		"time": when,
-		"pools": [{"id": p["id"], "kind": p["kind"], "cpu": p["cpu"],
-				   "pending": p["nr_pending"], "inbox": inbox.get(p["id"], 0),
-				   "busy": p["nr_busy"], "inactive": p["nr_inactive"]}
-				  for p in snap["pools"]],
-		"workqueues": [{"name": w["name"], "type": w["type"],
-						"active": w["nr_active"], "inactive": w["nr_inactive"],
-						"queued": queued.get(w["name"], 0)}
-					   for w in snap["workqueues"]],
-		"cpus": [{"cpu": c["cpu"], "tasklets": len(c["normal"]),
-				  "tasklets_hi": len(c["hi"]),
-				  "tasklet_softirqs": c["softirq_runs"]["tasklet"],
-				  "hi_softirqs": c["softirq_runs"]["hi"]}
-				 for c in snap["tasklets"]["per_cpu"]],
+	    "time": when,
+	    "pools": [{"id": p["id"], "kind": p["kind"], "cpu": p["cpu"],
+	               "pending": p["nr_pending"], "inbox": inbox.get(p["id"], 0),
+	               "busy": p["nr_busy"], "inactive": p["nr_inactive"]}
+	              for p in snap["pools"]],
+	    "workqueues": [{"name": w["name"], "type": w["type"],
+	                    "active": w["nr_active"], "inactive": w["nr_inactive"],
+	                    "queued": queued.get(w["name"], 0)}
+	                   for w in snap["workqueues"]],
+	    "cpus": [{"cpu": c["cpu"], "tasklets": len(c["normal"]),
+	              "tasklets_hi": len(c["hi"]),
+	              "tasklet_softirqs": c["softirq_runs"]["tasklet"],
+	              "hi_softirqs": c["softirq_runs"]["hi"]}
+	             for c in snap["tasklets"]["per_cpu"]],
 	}
 
 
@@ -1328,10 +1328,10 @@ def watch_rates(cur, prev):
 	for c in cur["cpus"]:
 		b = before.get(c["cpu"], {})
 		out["cpus"].append(dict(
-			c, tasklet_softirqs_per_s=_rate(c["tasklet_softirqs"],
-											b.get("tasklet_softirqs"), seconds),
-			hi_softirqs_per_s=_rate(c["hi_softirqs"], b.get("hi_softirqs"),
-									seconds)))
+		    c, tasklet_softirqs_per_s=_rate(c["tasklet_softirqs"],
+		                                    b.get("tasklet_softirqs"), seconds),
+		    hi_softirqs_per_s=_rate(c["hi_softirqs"], b.get("hi_softirqs"),
+		                            seconds)))
 	return out
 
 
@@ -1339,38 +1339,38 @@ def render_watch(sample, release, all_rows=False):
 	"""One --watch screen.  Pools and workqueues with nothing queued or
     running are left out unless all_rows; BH pools are always shown."""
 	out = [f"Linux {release}: every {sample['interval'] or '-'} s "
-		   "(softirq rates need two samples)", ""]
+	       "(softirq rates need two samples)", ""]
 	pools = [p for p in sample["pools"]
-			 if all_rows or p["kind"] == "bh"
-			 or p["pending"] or p["inbox"] or p["busy"] or p["inactive"]]
+	         if all_rows or p["kind"] == "bh"
+	         or p["pending"] or p["inbox"] or p["busy"] or p["inactive"]]
 	out += _title("Pools")
 	out += _table(("ID", "KIND", "CPU", "PENDING", "INBOX", "BUSY", "INACTIVE"),
-				  [(p["id"], p["kind"], p["cpu"], p["pending"], p["inbox"],
-					p["busy"], p["inactive"]) for p in pools],
-				  ("ID", "CPU", "PENDING", "INBOX", "BUSY", "INACTIVE"))
+	              [(p["id"], p["kind"], p["cpu"], p["pending"], p["inbox"],
+	                p["busy"], p["inactive"]) for p in pools],
+	              ("ID", "CPU", "PENDING", "INBOX", "BUSY", "INACTIVE"))
 	out.append("")
 	wqs = [w for w in sample["workqueues"]
-		   if all_rows or w["active"] or w["inactive"] or w["queued"]]
+	       if all_rows or w["active"] or w["inactive"] or w["queued"]]
 	out += _title("Workqueues with work")
 	if wqs:
 		out += _table(("NAME", "TYPE", "ACTIVE", "INACTIVE", "QUEUED"),
-					  [(w["name"], w["type"], w["active"], w["inactive"],
-						w["queued"]) for w in wqs],
-					  ("ACTIVE", "INACTIVE", "QUEUED"))
+		              [(w["name"], w["type"], w["active"], w["inactive"],
+		                w["queued"]) for w in wqs],
+		              ("ACTIVE", "INACTIVE", "QUEUED"))
 	else:
 		out.append("(none)")
 	out.append("")
 	out += _title("Tasklet softirqs per CPU (they run BH work items too)")
 	out += _table(("CPU", "TASKLETS", "HI", "TASKLET/s", "HI/s"),
-				  [(c["cpu"], c["tasklets"], c["tasklets_hi"],
-					c["tasklet_softirqs_per_s"], c["hi_softirqs_per_s"])
-				   for c in sample["cpus"]],
-				  ("CPU", "TASKLETS", "HI", "TASKLET/s", "HI/s"))
+	              [(c["cpu"], c["tasklets"], c["tasklets_hi"],
+	                c["tasklet_softirqs_per_s"], c["hi_softirqs_per_s"])
+	               for c in sample["cpus"]],
+	              ("CPU", "TASKLETS", "HI", "TASKLET/s", "HI/s"))
 	return "\n".join(out) + "\n"
 
 
 def watch(collect, prog, interval, count, as_json, wq=None, out=None,
-		  clock=None, sleep=None):
+          clock=None, sleep=None):
 	"""Sample every `interval` seconds, `count` times (0: until ^C), and
     print a screen (cleared in place on a terminal) or one JSON object a
     line."""
@@ -1406,15 +1406,15 @@ def _help_epilog():
 		lines.append(f"  {section}")
 		for name, text in cols:
 			lines += textwrap.wrap(text, 78, initial_indent=f"    {name:<13} ",
-								   subsequent_indent=" " * 18)
+			                       subsequent_indent=" " * 18)
 	lines.append("")
 	lines.append("Work items lists what is queued; delayed work whose timer "
-				 "has not fired yet is")
+	             "has not fired yet is")
 	lines.append("not queued and not shown.  On a live kernel the state "
-				 "changes while it is read.")
+	             "changes while it is read.")
 	lines.append("")
 	lines.append("exit status: 0 on success, 1 on an error (one line on "
-				 "stderr; set")
+	             "stderr; set")
 	lines.append("WQ_DUMP_DEBUG=1 for a traceback), 2 on a usage error.")
 	lines.append("")
 	lines.append(JSON_DOC.rstrip())
@@ -1423,30 +1423,30 @@ def _help_epilog():
 
 def build_parser():
 	p = argparse.ArgumentParser(
-		prog="drgn wq_dump.py",
-		description="Show workqueues, worker pools (including BH pools), "
-					"rescuers, busy workers,\nqueued work items and tasklet "
-					"queues of the running kernel or a crash dump.\nRun "
-					"under drgn: `drgn wq_dump.py` (live, as root) or\n"
-					"`drgn -c VMCORE -s vmlinux wq_dump.py`.",
-		epilog=_help_epilog(),
-		formatter_class=argparse.RawDescriptionHelpFormatter)
+	    prog="drgn wq_dump.py",
+	    description="Show workqueues, worker pools (including BH pools), "
+	                "rescuers, busy workers,\nqueued work items and tasklet "
+	                "queues of the running kernel or a crash dump.\nRun "
+	                "under drgn: `drgn wq_dump.py` (live, as root) or\n"
+	                "`drgn -c VMCORE -s vmlinux wq_dump.py`.",
+	    epilog=_help_epilog(),
+	    formatter_class=argparse.RawDescriptionHelpFormatter)
 	p.add_argument("--json", action="store_true",
-				   help="print JSON (schema below) instead of text")
+	               help="print JSON (schema below) instead of text")
 	p.add_argument("--wq", metavar="NAME",
-				   help="only this workqueue (shell wildcards allowed), its "
-						"pools, workers and items; hides tasklets")
+	               help="only this workqueue (shell wildcards allowed), its "
+	                    "pools, workers and items; hides tasklets")
 	p.add_argument("--pending", action="store_true",
-				   help="only what is queued or running: busy workers, work "
-						"items, pools and workqueues with work, busy "
-						"rescuers, non-empty tasklet queues")
+	               help="only what is queued or running: busy workers, work "
+	                    "items, pools and workqueues with work, busy "
+	                    "rescuers, non-empty tasklet queues")
 	p.add_argument("--watch", nargs="?", type=float, const=2.0, default=None,
-				   metavar="SECONDS",
-				   help="sample again every SECONDS (default 2) and show "
-						"queue lengths, busy workers and tasklet softirq "
-						"rates; with --json one object a line")
+	               metavar="SECONDS",
+	               help="sample again every SECONDS (default 2) and show "
+	                    "queue lengths, busy workers and tasklet softirq "
+	                    "rates; with --json one object a line")
 	p.add_argument("--count", type=int, default=0, metavar="N",
-				   help="with --watch: stop after N samples (default: at ^C)")
+	               help="with --watch: stop after N samples (default: at ^C)")
 	return p
 
 
@@ -1457,12 +1457,12 @@ def main(argv=None, prog=None, collect=None):
 		if collect is None:
 			if prog is None:
 				raise WqDumpError("no kernel to read: run under drgn, e.g. "
-								  "`/usr/bin/drgn wq_dump.py`")
+				                  "`/usr/bin/drgn wq_dump.py`")
 			collect = lambda p: Collector(p).collect()  # noqa: E731
 		if args.watch is not None:
 			if args.watch <= 0 or args.count < 0:
 				raise WqDumpError("--watch needs a positive interval and "
-								  "--count zero or more")
+				                  "--count zero or more")
 			watch(collect, prog, args.watch, args.count, args.json, args.wq)
 			return 0
 		snap = collect(prog)

@@ -45,10 +45,10 @@ import wq_dump_check  # noqa: E402
 
 # mode -> (--wq, --pending, json?)
 MODES = {
-	"text": (None, False, False),
-	"pending": (None, True, False),
-	"wq_events": ("events", False, False),
-	"pending_json": (None, True, True),
+    "text": (None, False, False),
+    "pending": (None, True, False),
+    "wq_events": ("events", False, False),
+    "pending_json": (None, True, True),
 }
 
 
@@ -59,7 +59,7 @@ def load(name):
 
 def snapshots():
 	return sorted(os.path.basename(p)[:-len(".snapshot.json")]
-				  for p in glob.glob(os.path.join(DATA, "*.snapshot.json")))
+	              for p in glob.glob(os.path.join(DATA, "*.snapshot.json")))
 
 
 def render(snap, mode):
@@ -102,9 +102,9 @@ class HelperTest(unittest.TestCase):
 		known = {"WQ_UNBOUND": 2, "WQ_MEM_RECLAIM": 8, "__WQ_ORDERED": 1 << 17}
 		self.assertEqual(wq_dump.decode_flags(0, known), [])
 		self.assertEqual(wq_dump.decode_flags(10, known),
-						 ["WQ_UNBOUND", "WQ_MEM_RECLAIM"])
+		                 ["WQ_UNBOUND", "WQ_MEM_RECLAIM"])
 		self.assertEqual(wq_dump.decode_flags(2 | 1 << 17 | 0x41, known),
-						 ["WQ_UNBOUND", "__WQ_ORDERED", "0x41"])
+		                 ["WQ_UNBOUND", "__WQ_ORDERED", "0x41"])
 		# A name the kernel lacks is simply absent: its bit is unknown.
 		self.assertEqual(wq_dump.decode_flags(1, {}), ["0x1"])
 
@@ -135,35 +135,35 @@ class HelperTest(unittest.TestCase):
 
 	def test_format_func(self):
 		self.assertEqual(wq_dump.format_func("vmstat_update", 0, 0x1000),
-						 "vmstat_update")
+		                 "vmstat_update")
 		self.assertEqual(wq_dump.format_func("foo", 0x10, 0x1010),
-						 "foo+0x10")
+		                 "foo+0x10")
 		self.assertEqual(wq_dump.format_func(None, 0, 0xffffffffc0201230),
-						 "0xffffffffc0201230")
+		                 "0xffffffffc0201230")
 
 	def test_bh_per_cpu(self):
 		pools = load("bh_busy")["pools"]
 		per_cpu = wq_dump.bh_per_cpu(pools)
 		self.assertEqual([e["cpu"] for e in per_cpu], [0, 1, 2])
 		self.assertEqual(per_cpu[0], {"cpu": 0, "pools": [6, 7],
-									  "nr_pending": 1, "nr_busy": 1})
+		                              "nr_pending": 1, "nr_busy": 1})
 		self.assertEqual(wq_dump.bh_per_cpu(load("v61_guest")["pools"]), [])
 
 	def test_table(self):
 		lines = wq_dump._table(("A", "BB", "C"), [[1, None, "x"],
-												  [100, "yy", "long"]],
-							   right=("A",))
+		                                          [100, "yy", "long"]],
+		                       right=("A",))
 		self.assertEqual(lines, ["  A  BB  C", "  1  -   x",
-								 "100  yy  long"])
+		                         "100  yy  long"])
 		for line in lines:
 			self.assertEqual(line, line.rstrip())
 
 	def test_import_needs_no_drgn(self):
 		code = ("import sys; sys.modules['drgn'] = None; "
-				f"sys.path.insert(0, {ROOT!r}); import wq_dump; "
-				"print(wq_dump.SCHEMA_VERSION)")
+		        f"sys.path.insert(0, {ROOT!r}); import wq_dump; "
+		        "print(wq_dump.SCHEMA_VERSION)")
 		r = subprocess.run([sys.executable, "-c", code], capture_output=True,
-						   text=True)
+		                   text=True)
 		self.assertEqual(r.returncode, 0, r.stderr)
 		self.assertEqual(r.stdout.strip(), str(wq_dump.SCHEMA_VERSION))
 
@@ -194,12 +194,12 @@ class SchemaTest(unittest.TestCase):
 		problems = wq_dump.validate_snapshot(s)
 		self.assertIn("$.pools[0].nr_idle: missing", problems)
 		self.assertIn("$.workqueues[0].max_active: expected int, got str",
-					  problems)
+		              problems)
 		self.assertIn("$.busy_workers[0].rescuer: expected bool, got int",
-					  problems)
+		              problems)
 		self.assertIn("$.pools[1].nice: expected int, got bool", problems)
 		self.assertIn("$.tasklets.per_cpu[0].softirq_runs.hi: expected "
-					  "int/NoneType, got float", problems)
+		              "int/NoneType, got float", problems)
 		self.assertEqual(len(problems), 5)
 
 	def test_validate_enums_and_version(self):
@@ -223,7 +223,7 @@ class SchemaTest(unittest.TestCase):
 		for key in set(keys(wq_dump.SCHEMA)):
 			self.assertRegex(wq_dump.JSON_DOC, rf"\b{key}\b", key)
 		self.assertIn(f"schema_version {wq_dump.SCHEMA_VERSION}",
-					  wq_dump.JSON_DOC)
+		              wq_dump.JSON_DOC)
 
 	def test_json_output(self):
 		snap = load("bh_busy")
@@ -247,7 +247,7 @@ class FilterTest(unittest.TestCase):
 		s = wq_dump.filter_snapshot(snap)
 		self.assertEqual(s["filter"], {"wq": None, "pending_only": False})
 		for key in ("pools", "workqueues", "rescuers", "busy_workers",
-					"work_items", "tasklets"):
+		            "work_items", "tasklets"):
 			self.assertEqual(s[key], snap[key], key)
 
 	def test_wq_exact(self):
@@ -255,7 +255,7 @@ class FilterTest(unittest.TestCase):
 		self.assertEqual([w["name"] for w in s["workqueues"]], ["events"])
 		self.assertEqual([p["id"] for p in s["pools"]], [0, 2, 4])
 		self.assertEqual({w["workqueue"] for w in s["work_items"]},
-						 {"events"})
+		                 {"events"})
 		self.assertEqual([b["pool"] for b in s["busy_workers"]], [0])
 		self.assertEqual(s["rescuers"], [])
 		self.assertEqual(s["tasklets"]["per_cpu"], [])
@@ -264,25 +264,25 @@ class FilterTest(unittest.TestCase):
 	def test_wq_wildcard(self):
 		s = wq_dump.filter_snapshot(load("bh_busy"), wq="events_bh*")
 		self.assertEqual([w["name"] for w in s["workqueues"]],
-						 ["events_bh", "events_bh_highpri"])
+		                 ["events_bh", "events_bh_highpri"])
 		self.assertEqual([p["id"] for p in s["pools"]], list(range(6, 12)))
 		self.assertEqual([e["cpu"] for e in s["bh"]["per_cpu"]], [0, 1, 2])
 
 	def test_wq_unknown(self):
 		with self.assertRaisesRegex(wq_dump.WqDumpError, "no workqueue "
-									"matches 'nope'"):
+		                            "matches 'nope'"):
 			wq_dump.filter_snapshot(load("bh_busy"), wq="nope")
 
 	def test_pending(self):
 		s = wq_dump.filter_snapshot(load("bh_busy"), pending=True)
 		self.assertEqual([p["id"] for p in s["pools"]], [0, 6, 8, 12])
 		self.assertEqual([r["workqueue"] for r in s["rescuers"]],
-						 ["writeback"])
+		                 ["writeback"])
 		self.assertEqual([e["cpu"] for e in s["tasklets"]["per_cpu"]],
-						 [0, 1])
+		                 [0, 1])
 		self.assertEqual([e["cpu"] for e in s["bh"]["per_cpu"]], [0, 1])
 		self.assertNotIn("events_highpri",
-						 [w["name"] for w in s["workqueues"]])
+		                 [w["name"] for w in s["workqueues"]])
 		self.assertEqual(len(s["work_items"]), 8)
 
 	def test_pending_on_idle_kernel(self):
@@ -298,11 +298,11 @@ class FilterTest(unittest.TestCase):
 		for t in snap["tasklets"]["per_cpu"]:
 			t["normal"] = t["hi"] = []
 		text = wq_dump.render_text(wq_dump.filter_snapshot(snap,
-														   pending=True))
+		                                                   pending=True))
 		for title in ("Worker pools", "Workqueues", "Busy workers",
-					  "Work items", "Tasklets"):
+		              "Work items", "Tasklets"):
 			self.assertIn(f"{title}\n{'=' * len(title)}\n(none",
-						  text, title)
+			              text, title)
 
 
 class RenderTest(unittest.TestCase):
@@ -314,7 +314,7 @@ class RenderTest(unittest.TestCase):
 		for name in snapshots():
 			for mode, (_, _, as_json) in MODES.items():
 				path = os.path.join(DATA, f"{name}.{mode}."
-									f"{'json' if as_json else 'txt'}")
+				                    f"{'json' if as_json else 'txt'}")
 				got = render(load(name), mode)
 				if regen:
 					with open(path, "w") as f:
@@ -328,7 +328,7 @@ class RenderTest(unittest.TestCase):
 	def test_no_bh_support_is_said(self):
 		text = render(load("v61_guest"), "text")
 		self.assertIn("BH worker pools\n===============\nnone: this kernel "
-					  "has no BH workqueue support", text)
+		              "has no BH workqueue support", text)
 		self.assertNotIn("BH work items per CPU", text)
 		self.assertNotIn("BH pending per CPU", text)
 
@@ -343,13 +343,13 @@ class RenderTest(unittest.TestCase):
 	def test_bh_separated(self):
 		text = render(load("bh_busy"), "text")
 		pools, bh = text.split("BH worker pools\n")[0], \
-			text.split("BH worker pools\n")[1].split("Workqueues\n")[0]
+		    text.split("BH worker pools\n")[1].split("Workqueues\n")[0]
 		self.assertNotIn(" BH", pools)
 		self.assertEqual(bh.count("  BH"), 6)
 		items = text.split("BH work items per CPU\n")[1].split("Tasklets")[0]
 		self.assertIn("0xffffffffc0201230", items)
 		self.assertNotIn("events_bh",
-						 text.split("\nWork items\n")[1].split("BH work")[0])
+		                 text.split("\nWork items\n")[1].split("BH work")[0])
 
 	def test_many_cpus_use_runs(self):
 		snap = load("bh_busy")
@@ -357,8 +357,8 @@ class RenderTest(unittest.TestCase):
 		snap["kernel"]["possible_cpus"] = cpus
 		wq = snap["workqueues"][4]
 		wq["cpu_pools"] = ([{"cpu": c, "pool": 12} for c in range(10)] +
-						   [{"cpu": c, "pool": 13} for c in range(10, 19)] +
-						   [{"cpu": 19, "pool": None}])
+		                   [{"cpu": c, "pool": 13} for c in range(10, 19)] +
+		                   [{"cpu": 19, "pool": None}])
 		text = render(snap, "text")
 		self.assertIn("CPU->POOL", text)
 		self.assertNotIn("CPU19", text)
@@ -389,10 +389,10 @@ class RenderTest(unittest.TestCase):
 							continue   # "(none)", "none: ..." notes
 						for col in header.split():
 							col = "CPU<n>" if col[3:].isdigit() and \
-								col.startswith("CPU") and col != "CPU" \
-								else col
+							    col.startswith("CPU") and col != "CPU" \
+							    else col
 							self.assertIn(col, documented,
-										  f"{name}/{mode}: {lines[i - 1]}")
+							              f"{name}/{mode}: {lines[i - 1]}")
 		# and the titles of the sections are the COLUMNS keys
 		text = render(load("bh_busy"), "text")
 		for section in wq_dump.COLUMNS:
@@ -416,7 +416,7 @@ class WatchTest(unittest.TestCase):
 		slept = []
 		out = io.StringIO()
 		wq_dump.watch(collect, None, 2.0, count, as_json, out=out,
-					  clock=lambda: next(times), sleep=slept.append)
+		              clock=lambda: next(times), sleep=slept.append)
 		return out.getvalue(), slept, len(snaps)
 
 	def test_json_stream_with_rates(self):
@@ -429,7 +429,7 @@ class WatchTest(unittest.TestCase):
 		self.assertEqual(second["interval"], 2.0)
 		# 500 more tasklet softirqs in 2 s on every CPU
 		self.assertEqual({c["tasklet_softirqs_per_s"] for c in second["cpus"]},
-						 {250.0})
+		                 {250.0})
 		self.assertEqual({c["hi_softirqs_per_s"] for c in second["cpus"]}, {0.0})
 		kinds = {p["kind"] for p in second["pools"]}
 		self.assertIn("bh", kinds)
@@ -439,11 +439,11 @@ class WatchTest(unittest.TestCase):
 		sample = wq_dump.watch_sample(snap, 0.0)
 		for p in sample["pools"]:
 			want = sum(1 for it in snap["work_items"]
-					   if it["pool"] == p["id"] and it["state"] == "inbox")
+			           if it["pool"] == p["id"] and it["state"] == "inbox")
 			self.assertEqual(p["inbox"], want)
 		queued = sum(w["queued"] for w in sample["workqueues"])
 		self.assertEqual(queued, sum(1 for it in snap["work_items"]
-									 if it["workqueue"] is not None))
+		                             if it["workqueue"] is not None))
 
 	def test_text_screens_without_escapes_off_a_terminal(self):
 		text, _, n = self.run_watch(2, False)
@@ -460,7 +460,7 @@ class WatchTest(unittest.TestCase):
 
 	def test_main_watch_count(self):
 		rc, out, err = run_main(["--watch", "0.01", "--count", "2", "--json"],
-								load("bh_busy"))
+		                        load("bh_busy"))
 		self.assertEqual((rc, err), (0, ""))
 		self.assertEqual(len(out.splitlines()), 2)
 
@@ -485,7 +485,7 @@ class MainTest(unittest.TestCase):
 
 	def test_collect_error_is_one_line(self):
 		exc = wq_dump.WqDumpError("no kernel debug info loaded: pass the "
-								  "matching vmlinux with -s")
+		                          "matching vmlinux with -s")
 		rc, out, err = run_main(["--json"], exc=exc)
 		self.assertEqual((rc, out), (1, ""))
 		self.assertEqual(err.count("\n"), 1)
@@ -508,7 +508,7 @@ class MainTest(unittest.TestCase):
 
 	def test_without_drgn_prog(self):
 		r = subprocess.run([sys.executable, SCRIPT, "--json"],
-						   capture_output=True, text=True)
+		                   capture_output=True, text=True)
 		self.assertEqual(r.returncode, 1)
 		self.assertEqual(r.stdout, "")
 		self.assertEqual(len(r.stderr.splitlines()), 1)
@@ -516,7 +516,7 @@ class MainTest(unittest.TestCase):
 
 	def test_help_explains_columns_and_options(self):
 		r = subprocess.run([sys.executable, SCRIPT, "--help"],
-						   capture_output=True, text=True)
+		                   capture_output=True, text=True)
 		self.assertEqual(r.returncode, 0, r.stderr)
 		for opt in ("--json", "--wq NAME", "--pending", "schema_version"):
 			self.assertIn(opt, r.stdout)
@@ -538,33 +538,33 @@ class CheckerTest(unittest.TestCase):
 	def test_guest_snapshots_pass(self):
 		snap = load("v61_guest")
 		self.assertEqual(wq_dump_check.check_snapshot(
-			snap, snap["kernel"]["online_cpus"], "no"), [])
+		    snap, snap["kernel"]["online_cpus"], "no"), [])
 		snap = load("v61_guest_offline")
 		self.assertEqual(wq_dump_check.check_snapshot(
-			snap, snap["kernel"]["online_cpus"], "auto"), [])
+		    snap, snap["kernel"]["online_cpus"], "auto"), [])
 
 	def test_bh_snapshot_passes(self):
 		snap = load("bh_busy")
 		snap["workqueues"] += [
-			{**snap["workqueues"][0], "name": n, "pwqs": []}
-			for n in ("events_long", "events_freezable")]
+		    {**snap["workqueues"][0], "name": n, "pwqs": []}
+		    for n in ("events_long", "events_freezable")]
 		self.assertEqual(wq_dump_check.check_snapshot(snap, [0, 1], "yes"),
-						 [])
+		                 [])
 		self.assertIn("BH support reported True, expected False",
-					  wq_dump_check.check_snapshot(snap, [0, 1], "no"))
+		              wq_dump_check.check_snapshot(snap, [0, 1], "no"))
 
 	def test_detects_broken_snapshots(self):
 		snap = load("v61_guest")
 		cpu = snap["kernel"]["online_cpus"][-1]
 		snap["pools"] = [p for p in snap["pools"]
-						 if not (p["kind"] == "percpu" and p["cpu"] == cpu
-								 and p["nice"] == -20)]
+		                 if not (p["kind"] == "percpu" and p["cpu"] == cpu
+		                         and p["nice"] == -20)]
 		snap["workqueues"] = [w for w in snap["workqueues"]
-							  if w["name"] != "events"]
+		                      if w["name"] != "events"]
 		bad = wq_dump_check.check_snapshot(snap, None, "no")
 		self.assertIn("system workqueue events missing", bad)
 		self.assertIn(f"CPU {cpu}: per-CPU pools with nice [0], expected "
-					  "[-20, 0]", bad)
+		              "[-20, 0]", bad)
 		self.assertTrue(any("unknown pool" in b for b in bad), bad)
 
 	def test_detects_wrong_online_cpus(self):
@@ -576,7 +576,7 @@ class CheckerTest(unittest.TestCase):
 		snap = load("v61_guest")
 		del snap["tasklets"]
 		self.assertEqual(wq_dump_check.check_snapshot(snap),
-						 ["JSON lacks top-level keys: tasklets"])
+		                 ["JSON lacks top-level keys: tasklets"])
 
 	def test_missing_vmlinux(self):
 		out = io.StringIO()
@@ -584,14 +584,14 @@ class CheckerTest(unittest.TestCase):
 			rc = wq_dump_check.main(["/nonexistent/vmlinux"])
 		self.assertEqual(rc, 1)
 		self.assertEqual(out.getvalue(), "wq_dump_check: FAIL: vmlinux "
-						 "/nonexistent/vmlinux not found\n")
+		                 "/nonexistent/vmlinux not found\n")
 
 	def test_mode_problems(self):
 		snap = load("bh_busy")
 		ticks = iter([0.0, 1.0])
 		stream = io.StringIO()
 		wq_dump.watch(lambda prog: copy.deepcopy(snap), None, 1.0, 2, True,
-					  out=stream, clock=lambda: next(ticks), sleep=lambda s: None)
+		              out=stream, clock=lambda: next(ticks), sleep=lambda s: None)
 
 		def good(argv):
 			if argv == ["--wq", "no-such-workqueue"]:
@@ -599,7 +599,7 @@ class CheckerTest(unittest.TestCase):
 			if argv == wq_dump_check.WATCH_ARGS:
 				return 0, stream.getvalue(), ""
 			return 0, ("Worker pools\n(only queued or running work)\n"
-					   "(workqueue filter: events)\n"), ""
+			           "(workqueue filter: events)\n"), ""
 		self.assertEqual(wq_dump_check.mode_problems(good), [])
 
 		def bad(argv):

@@ -38,17 +38,17 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_SCRIPT = os.path.normpath(os.path.join(HERE, "..", "..",
-											   "wq_dump.py"))
+                                               "wq_dump.py"))
 SYSTEM_WQS = {
-	"events": "percpu",
-	"events_highpri": "percpu",
-	"events_long": "percpu",
-	"events_unbound": "unbound",
-	"events_freezable": "percpu",
+    "events": "percpu",
+    "events_highpri": "percpu",
+    "events_long": "percpu",
+    "events_unbound": "unbound",
+    "events_freezable": "percpu",
 }
 TOP_KEYS = ("schema_version", "kernel", "filter", "bh", "pools",
-			"workqueues", "rescuers", "busy_workers", "work_items",
-			"tasklets", "errors")
+            "workqueues", "rescuers", "busy_workers", "work_items",
+            "tasklets", "errors")
 
 
 def parse_cpulist(text):
@@ -93,7 +93,7 @@ def check_snapshot(snap, online=None, expect_bh="auto"):
 	for p in pools:
 		if not 0 <= p["nr_idle"] <= p["nr_workers"]:
 			bad.append(f"pool {p['id']}: idle {p['nr_idle']} not within "
-					   f"0..workers {p['nr_workers']}")
+			           f"0..workers {p['nr_workers']}")
 		if p["kind"] in ("percpu", "bh") and p["cpu"] is None:
 			bad.append(f"{p['kind']} pool {p['id']} has no CPU")
 		if p["kind"] == "unbound" and p["cpu"] is not None:
@@ -107,12 +107,12 @@ def check_snapshot(snap, online=None, expect_bh="auto"):
 		got = std.get(cpu, {})
 		if sorted(got) != [-20, 0]:
 			bad.append(f"CPU {cpu}: per-CPU pools with nice {sorted(got)}, "
-					   "expected [-20, 0]")
+			           "expected [-20, 0]")
 			continue
 		for p in got.values():
 			if "POOL_DISASSOCIATED" in p["flags"]:
 				bad.append(f"CPU {cpu} online but pool {p['id']} is "
-						   "DISASSOCIATED")
+				           "DISASSOCIATED")
 			if p["nr_workers"] < 1:
 				bad.append(f"CPU {cpu}: pool {p['id']} has no workers")
 
@@ -122,7 +122,7 @@ def check_snapshot(snap, online=None, expect_bh="auto"):
 			bad.append(f"system workqueue {name} missing")
 		elif wqs[name]["type"] != wtype:
 			bad.append(f"{name} has type {wqs[name]['type']}, "
-					   f"expected {wtype}")
+			           f"expected {wtype}")
 	for name, nice in (("events", 0), ("events_highpri", -20)):
 		w = wqs.get(name)
 		if w is None:
@@ -132,17 +132,17 @@ def check_snapshot(snap, online=None, expect_bh="auto"):
 			want = std.get(cpu, {}).get(nice)
 			if want is not None and m.get(cpu) != want["id"]:
 				bad.append(f"{name}: CPU {cpu} maps to pool {m.get(cpu)}, "
-						   f"expected {want['id']}")
+				           f"expected {want['id']}")
 
 	for w in snap["workqueues"]:
 		if sorted(c["cpu"] for c in w["cpu_pools"]) != \
-				sorted(k["possible_cpus"]):
+		        sorted(k["possible_cpus"]):
 			bad.append(f"{w['name']}: cpu_pools does not cover the "
-					   "possible CPUs")
+			           "possible CPUs")
 		for c in w["cpu_pools"]:
 			if c["pool"] is not None and c["pool"] not in by_id:
 				bad.append(f"{w['name']}: CPU {c['cpu']} maps to unknown "
-						   f"pool {c['pool']}")
+				           f"pool {c['pool']}")
 		for pwq in w["pwqs"]:
 			if pwq["pool"] not in by_id:
 				bad.append(f"{w['name']}: pwq on unknown pool {pwq['pool']}")
@@ -150,7 +150,7 @@ def check_snapshot(snap, online=None, expect_bh="auto"):
 			d = w["dfl_pool"]
 			if d is None or d not in by_id or by_id[d]["kind"] != "unbound":
 				bad.append(f"{w['name']}: default pool {d} is not an "
-						   "unbound pool")
+				           "unbound pool")
 		if "WQ_MEM_RECLAIM" in w["flags"] and not w["rescuer_pid"]:
 			bad.append(f"{w['name']}: WQ_MEM_RECLAIM without rescuer")
 		if w["max_active"] < 1:
@@ -165,7 +165,7 @@ def check_snapshot(snap, online=None, expect_bh="auto"):
 	supported = bh["supported"] if expect_bh == "auto" else expect_bh == "yes"
 	if supported != bh["supported"]:
 		bad.append(f"BH support reported {bh['supported']}, expected "
-				   f"{supported}")
+		           f"{supported}")
 	if not supported:
 		if bh_pools:
 			bad.append(f"no BH support but {len(bh_pools)} BH pools")
@@ -183,7 +183,7 @@ def check_snapshot(snap, online=None, expect_bh="auto"):
 				p = by_id.get(c["pool"])
 				if p is None or p["kind"] != "bh" or p["cpu"] != c["cpu"]:
 					bad.append(f"{w['name']}: CPU {c['cpu']} maps to "
-							   f"pool {c['pool']}, not that CPU's BH pool")
+					           f"pool {c['pool']}, not that CPU's BH pool")
 		listed = {e["cpu"] for e in bh["per_cpu"]}
 		if listed != bh_cpus:
 			bad.append("bh.per_cpu does not list every BH pool CPU")
@@ -210,13 +210,13 @@ def mode_problems(run_mode):
     stderr)."""
 	bad = []
 	for extra, must in (([], "Worker pools"),
-						(["--pending"], "only queued or running work"),
-						(["--wq", "events"], "workqueue filter: events")):
+	                    (["--pending"], "only queued or running work"),
+	                    (["--wq", "events"], "workqueue filter: events")):
 		rc, out, err = run_mode(extra)
 		if rc != 0 or must not in out:
 			bad.append(f"mode {extra or ['text']}: exit {rc}, {must!r} "
-					   f"{'found' if must in out else 'missing'}; "
-					   f"stderr: {err.strip()[-300:]}")
+			           f"{'found' if must in out else 'missing'}; "
+			           f"stderr: {err.strip()[-300:]}")
 	rc, out, err = run_mode(["--wq", "no-such-workqueue"])
 	lines = err.strip().splitlines()
 	if rc != 1 or len(lines) != 1 or not lines[0].startswith("wq_dump: error:"):
@@ -236,16 +236,16 @@ def watch_problems(rc, out, err):
 		samples = [json.loads(line) for line in out.splitlines()]
 	except ValueError as e:
 		return [f"--watch --json: not a JSON stream ({e}); exit {rc}, "
-				f"stderr {err.strip()[-300:]!r}"]
+		        f"stderr {err.strip()[-300:]!r}"]
 	if rc != 0 or len(samples) != 2:
 		return [f"--watch --count 2: exit {rc}, {len(samples)} samples; "
-				f"stderr {err.strip()[-300:]!r}"]
+		        f"stderr {err.strip()[-300:]!r}"]
 	last = samples[1]
 	bad = []
 	if not last.get("interval") or last["interval"] <= 0:
 		bad.append(f"--watch: second sample's interval {last.get('interval')!r}")
 	if not last.get("cpus") or any(c.get("tasklet_softirqs_per_s") is None
-								   for c in last["cpus"]):
+	                               for c in last["cpus"]):
 		bad.append("--watch: a CPU without its tasklet softirq rate")
 	if not last.get("pools"):
 		bad.append("--watch: no pools")
@@ -261,35 +261,35 @@ def load_wq_dump(path):
 
 def run(cmd, timeout):
 	return subprocess.run(cmd, capture_output=True, text=True,
-						  timeout=timeout)
+	                      timeout=timeout)
 
 
 def main(argv=None):
 	ap = argparse.ArgumentParser(
-		description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+	    description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
 	ap.add_argument("vmlinux", help="vmlinux of the running kernel")
 	ap.add_argument("--script", default=DEFAULT_SCRIPT,
-					help="wq_dump.py to check (default: %(default)s)")
+	                help="wq_dump.py to check (default: %(default)s)")
 	ap.add_argument("--drgn", default="/usr/bin/drgn",
-					help="drgn binary (default: %(default)s)")
+	                help="drgn binary (default: %(default)s)")
 	ap.add_argument("--expect-bh", choices=("auto", "yes", "no"),
-					default="auto", help="whether the kernel has BH pools")
+	                default="auto", help="whether the kernel has BH pools")
 	ap.add_argument("--all-modes", action="store_true",
-					help="also run text, --pending, --wq and an error case")
+	                help="also run text, --pending, --wq and an error case")
 	ap.add_argument("--core", metavar="VMCORE",
-					help="check a crash dump instead of the running kernel "
-						 "(online CPUs are then not compared with /sys)")
+	                help="check a crash dump instead of the running kernel "
+	                     "(online CPUs are then not compared with /sys)")
 	ap.add_argument("--save", metavar="FILE",
-					help="write the JSON output to FILE")
+	                help="write the JSON output to FILE")
 	ap.add_argument("--timeout", type=int, default=900,
-					help="seconds per drgn run (default: %(default)s)")
+	                help="seconds per drgn run (default: %(default)s)")
 	args = ap.parse_args(argv)
 
 	def fail(msg):
 		print(f"wq_dump_check: FAIL: {msg}")
 
 	for path, what in ((args.vmlinux, "vmlinux"), (args.script, "script"),
-					   (args.drgn, "drgn")):
+	                   (args.drgn, "drgn")):
 		if not os.path.exists(path):
 			fail(f"{what} {path} not found")
 			return 1
@@ -304,7 +304,7 @@ def main(argv=None):
 		return 1
 	if r.returncode != 0:
 		fail(f"wq_dump.py --json exited {r.returncode}: "
-			 f"{r.stderr.strip()[-500:]}")
+		     f"{r.stderr.strip()[-500:]}")
 		return 1
 	try:
 		snap = json.loads(r.stdout)
@@ -318,10 +318,10 @@ def main(argv=None):
 	problems = []
 	try:
 		problems += [f"schema: {p}" for p in
-					 load_wq_dump(args.script).validate_snapshot(snap)]
+		             load_wq_dump(args.script).validate_snapshot(snap)]
 	except Exception as e:  # the script's own validator is a bonus
 		problems.append(f"cannot load validate_snapshot from "
-						f"{args.script}: {e}")
+		                f"{args.script}: {e}")
 	online = None
 	if not args.core:
 		try:
@@ -333,7 +333,7 @@ def main(argv=None):
 	if snap.get("errors"):
 		# A live kernel may change while read; report, do not fail.
 		print(f"wq_dump_check: note: {len(snap['errors'])} read errors: "
-			  f"{snap['errors'][:3]}")
+		      f"{snap['errors'][:3]}")
 
 	if args.all_modes:
 		def run_mode(extra):
@@ -348,12 +348,12 @@ def main(argv=None):
 		return 1
 	n_bh = sum(1 for p in snap["pools"] if p["kind"] == "bh")
 	print(f"wq_dump_check: OK: {len(snap['pools'])} pools ({n_bh} BH), "
-		  f"{len(snap['workqueues'])} workqueues, "
-		  f"{len(snap['rescuers'])} rescuers, "
-		  f"{len(snap['busy_workers'])} busy workers, "
-		  f"{len(snap['work_items'])} work items, online CPUs "
-		  f"{snap['kernel']['online_cpus']}, BH support "
-		  f"{'yes' if snap['bh']['supported'] else 'no'}")
+	      f"{len(snap['workqueues'])} workqueues, "
+	      f"{len(snap['rescuers'])} rescuers, "
+	      f"{len(snap['busy_workers'])} busy workers, "
+	      f"{len(snap['work_items'])} work items, online CPUs "
+	      f"{snap['kernel']['online_cpus']}, BH support "
+	      f"{'yes' if snap['bh']['supported'] else 'no'}")
 	return 0
 
 

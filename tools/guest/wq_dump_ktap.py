@@ -106,25 +106,25 @@ def parked_problems(wq_dump, prog, cpu, count):
 	bad = []
 	snap = snapshot(wq_dump, prog)
 	bh_pools = {p["nice"]: p for p in snap["pools"]
-				if p["kind"] == "bh" and p["cpu"] == cpu}
+	            if p["kind"] == "bh" and p["cpu"] == cpu}
 	if sorted(bh_pools) != [-20, 0]:
 		return [f"CPU {cpu}: BH pools with nice {sorted(bh_pools)}"]
 	for nice, fn, wq, want in ((0, PARK_FN, "events_bh", count),
-							   (-20, PARK_HI_FN, "events_bh_highpri", 1)):
+	                           (-20, PARK_HI_FN, "events_bh_highpri", 1)):
 		pool = bh_pools[nice]
 		items = [w for w in snap["work_items"]
-				 if w["pool"] == pool["id"] and fn in w["func"]]
+		         if w["pool"] == pool["id"] and fn in w["func"]]
 		if len(items) != want:
 			bad.append(f"pool {pool['id']} (CPU {cpu}, nice {nice}): "
-					   f"{len(items)} items of {fn}, expected {want}")
+			           f"{len(items)} items of {fn}, expected {want}")
 		for w in items:
 			if not (w["bh"] and w["cpu"] == cpu and w["state"] == "pending"
-					and w["workqueue"] == wq):
+			        and w["workqueue"] == wq):
 				bad.append(f"item {w}: expected a pending BH item of {wq} "
-						   f"on CPU {cpu}")
+				           f"on CPU {cpu}")
 		if pool["nr_pending"] < want:
 			bad.append(f"pool {pool['id']}: nr_pending {pool['nr_pending']}"
-					   f" < {want}")
+			           f" < {want}")
 	per_cpu = {e["cpu"]: e for e in snap["bh"]["per_cpu"]}
 	if per_cpu.get(cpu, {}).get("nr_pending", 0) < count + 1:
 		bad.append(f"bh.per_cpu for CPU {cpu}: {per_cpu.get(cpu)}")
@@ -133,7 +133,7 @@ def parked_problems(wq_dump, prog, cpu, count):
 		if rc != 0 or fn not in out:
 			bad.append(f"--pending text: exit {rc}, {fn} not shown")
 	rc, out, err = run_wq_dump(wq_dump, prog, ["--pending", "--json",
-											   "--wq", "events_bh"])
+	                                           "--wq", "events_bh"])
 	if rc == 0:
 		fns = {w["func"].split("+")[0] for w in json.loads(out)["work_items"]}
 		if PARK_HI_FN in fns or not any(PARK_FN in f for f in fns):
@@ -145,12 +145,12 @@ def parked_problems(wq_dump, prog, cpu, count):
 
 def main(argv=None):
 	ap = argparse.ArgumentParser(
-		description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+	    description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
 	ap.add_argument("--script", default=os.path.join(REPO, "wq_dump.py"))
 	ap.add_argument("--expect-bh", choices=("auto", "yes", "no"),
-					default="auto")
+	                default="auto")
 	ap.add_argument("--core", action="store_true",
-					help="reading a crash dump: no /sys, no parking")
+	                help="reading a crash dump: no /sys, no parking")
 	ap.add_argument("--park", metavar="CPU:N")
 	ap.add_argument("--expect-parked", metavar="CPU:N")
 	ap.add_argument("--dump-request", metavar="PATH")
@@ -177,11 +177,11 @@ def main(argv=None):
 	except Exception as e:
 		problems = [f"{type(e).__name__}: {e}"]
 	ktap.result("wq_dump JSON matches its schema and a healthy kernel",
-				problems)
+	            problems)
 
 	# 2. the other modes
 	problems = check.mode_problems(
-		lambda extra: run_wq_dump(wq_dump, prog, extra))
+	    lambda extra: run_wq_dump(wq_dump, prog, extra))
 	ktap.result("wq_dump text, --pending, --wq and --watch modes", problems)
 
 	# 3./4. parked BH items
@@ -247,7 +247,7 @@ def main(argv=None):
 			time.sleep(0.2)
 		if parked != count + 1 or ran != parked:
 			problems.append(f"park state: {read(PARK)!r}, expected "
-							f"{count + 1} parked and run")
+			                f"{count + 1} parked and run")
 	except Exception as e:
 		problems.append(f"{type(e).__name__}: {e}")
 	finally:
