@@ -3,7 +3,7 @@
 # Both install the Debian packages they need when run as root.
 
 PY := /usr/bin/python3
-WQBH := $(PY) tools/wqbh.py
+WQBH := PYTHONPATH=$(CURDIR)/tools $(PY) -m wqbh
 TREE ?=
 BRANCH ?= wqbh
 FLAVOUR ?= debug

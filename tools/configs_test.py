@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wqbh import arm64, configs, jobs, kernel	# noqa: E402
+from wqbh import arm64, configs, jobs, kernel, qemu, static_checks	# noqa: E402
 from wqbh.common import CONFIGS, DEFAULT_TREE, GUEST	# noqa: E402
 
 GCC_OUTPUT = '''\
@@ -73,7 +73,7 @@ class WarningsTest(unittest.TestCase):
 		self.assertEqual(configs.new_warnings(series, []), series)
 
 	def test_renamed_function_keeps_its_base_warning(self):
-		old, new = next(iter(kernel.SPARSE_RENAMES.items()))
+		old, new = next(iter(static_checks.SPARSE_RENAMES.items()))
 		base = [f"drivers/char/ipmi/ipmi_msghandler.c:1:1: warning: '{old}' x [-Wx]"]
 		series = [f"drivers/char/ipmi/ipmi_msghandler.c:9:1: warning: '{new}' x [-Wx]"]
 		self.assertEqual(configs.new_warnings(series, base), [])
@@ -225,7 +225,7 @@ class Arm64Test(unittest.TestCase):
 			self.assertIn(sym, lines)
 
 	def test_qemu_args(self):
-		qc = kernel.qemu_config('arm64')
+		qc = qemu.qemu_config('arm64')
 		cmd = arm64.qemu_args(qc, Path('/o/Image'), Path('/l/i.cpio'),
 				      arm64.kernel_cmdline(qc), Path('/l/console.log'),
 				      Path('/l/output.log'), 4, '2G')
@@ -274,7 +274,7 @@ class Arm64Test(unittest.TestCase):
 	def test_init_reports_and_powers_off(self):
 		text = (GUEST / 'init_initramfs.sh').read_text()
 		self.assertIn('echo "wqbh-exit-status: $rc"', text)
-		self.assertIn(kernel.EXIT_MARK, text)
+		self.assertIn(qemu.EXIT_MARK, text)
 		self.assertIn('poweroff -f', text)
 
 	def test_job_and_manifest_agree(self):

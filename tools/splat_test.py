@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-only
 """Unit tests of the kernel-splat detector (wqbh/splat.py) and of
-`wqbh.py splat`, on canned console logs: test_data/console_*.log (whole
+`wqbh splat`, on canned console logs: test_data/console_*.log (whole
 boots) and the excerpts of test_data/splat/ (one a kind of report; see
 its README for which are real recordings).
 
@@ -9,7 +9,6 @@ Run: cd tools && /usr/bin/python3 -m unittest splat_test
 """
 
 import contextlib
-import importlib.util
 import io
 import sys
 import tempfile
@@ -62,11 +61,9 @@ def found(lines):
 
 
 def load_cli():
-	"""tools/wqbh.py (the CLI; the name `wqbh` is the package's)."""
-	spec = importlib.util.spec_from_file_location('wqbh_cli', TOOLS / 'wqbh.py')
-	mod = importlib.util.module_from_spec(spec)
-	spec.loader.exec_module(mod)
-	return mod
+	"""The harness's command line, wqbh.cli (`python3 -m wqbh`)."""
+	from wqbh import cli
+	return cli
 
 
 class WholeLogTest(unittest.TestCase):
@@ -435,7 +432,7 @@ class CorpusTest(unittest.TestCase):
 
 
 class CommandTest(unittest.TestCase):
-	"""Review item 5: `wqbh.py splat LOG...`."""
+	"""Review item 5: `wqbh splat LOG...`."""
 
 	@classmethod
 	def setUpClass(cls):

@@ -12,7 +12,6 @@ Run: /usr/bin/python3 -m unittest tools/torture_test.py
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import shutil
 import subprocess
@@ -25,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wqbh import jobs, kernel, ktap, splat, torture	# noqa: E402
+from wqbh import jobs, ktap, qemu, splat, torture	# noqa: E402
 from wqbh.common import BASE_TAG, DEFAULT_TREE, PATCHES, HarnessError, read_series	# noqa: E402
 
 DATA = Path(__file__).resolve().parent / 'test_data' / 'torture'
@@ -174,7 +173,7 @@ def boot_result(tmp, console='', exit_status=0, timed_out=False):
 	out = Path(tmp) / 'output.log'
 	out.write_text('')
 	lines = console.splitlines()
-	return kernel.BootResult(exit_status, timed_out, cons, out, splat.find(lines), 100.0)
+	return qemu.BootResult(exit_status, timed_out, cons, out, splat.find(lines), 100.0)
 
 
 class JudgeTest(unittest.TestCase):
@@ -350,18 +349,15 @@ class MutantTest(unittest.TestCase):
 
 
 def load_cli():
-	"""tools/wqbh.py (the CLI; the name `wqbh` is the package's)."""
-	spec = importlib.util.spec_from_file_location(
-		'wqbh_cli', Path(__file__).resolve().parent / 'wqbh.py')
-	mod = importlib.util.module_from_spec(spec)
-	spec.loader.exec_module(mod)
-	return mod
+	"""The harness's command line, wqbh.cli (`python3 -m wqbh`)."""
+	from wqbh import cli
+	return cli
 
 
 @unittest.skipUnless((DEFAULT_TREE / 'tools/testing/kunit/kunit_parser.py').exists(),
 		     'base tree not made yet')
 class CheckTest(unittest.TestCase):
-	"""make check's torture stage (check_torture() of tools/wqbh.py)."""
+	"""make check's torture stage (check_torture() of tools/wqbh/cli.py)."""
 
 	def setUp(self):
 		self.cli = load_cli()

@@ -7,7 +7,6 @@ Run: cd tools && /usr/bin/python3 -m unittest verdict_test
 """
 
 import contextlib
-import importlib.util
 import io
 import shutil
 import tempfile
@@ -18,16 +17,14 @@ from pathlib import Path
 TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
 
-from wqbh import jobs, kernel	# noqa: E402
+from wqbh import jobs, kernel, qemu, static_checks	# noqa: E402
 from wqbh.common import DEFAULT_TREE	# noqa: E402
 
 
 def load_cli():
-	"""tools/wqbh.py (the CLI; the name `wqbh` is the package's)."""
-	spec = importlib.util.spec_from_file_location('wqbh_cli', TOOLS / 'wqbh.py')
-	mod = importlib.util.module_from_spec(spec)
-	spec.loader.exec_module(mod)
-	return mod
+	"""The harness's command line, wqbh.cli (`python3 -m wqbh`)."""
+	from wqbh import cli
+	return cli
 
 
 cli = load_cli()
@@ -134,7 +131,7 @@ class ManifestTest(unittest.TestCase):
 			out += [f'wqbh-section-begin: {name}', *lines, f'wqbh-section-end: {name} rc=0']
 		(self.tmp / 'output.log').write_text('\n'.join(out + ['wqbh-exit-status: 0']) + '\n')
 		(self.tmp / 'console.log').write_text('')
-		boot = kernel.BootResult(0, False, self.tmp / 'console.log', self.tmp / 'output.log')
+		boot = qemu.BootResult(0, False, self.tmp / 'console.log', self.tmp / 'output.log')
 		res = Results()
 		quiet(cli.report_boot, res, 'boot', boot, manifest)
 		return res
@@ -165,7 +162,7 @@ class ManifestTest(unittest.TestCase):
 		res = self.report({'s': lines}, {'s': ['a']})
 		self.assertEqual(res.count('skip'), 1)
 		strict = Results(skips_fail=True)
-		boot = kernel.BootResult(0, False, self.tmp / 'console.log', self.tmp / 'output.log')
+		boot = qemu.BootResult(0, False, self.tmp / 'console.log', self.tmp / 'output.log')
 		quiet(cli.report_boot, strict, 'boot', boot, {'s': ['a']})
 		self.assertEqual([r.name for r in strict.failed()], ['s: a'])
 		self.assertIn('needs two online CPUs', strict.failed()[0].detail)
@@ -246,7 +243,7 @@ class SparseTest(unittest.TestCase):
 	def test_a_second_copy_of_a_base_warning_is_new(self):
 		base = [self.RCU.format(100)]
 		series = [self.RCU.format(100), self.RCU.format(900)]
-		self.assertEqual(kernel.sparse_new(series, base), [self.RCU.format(900)])
+		self.assertEqual(static_checks.sparse_new(series, base), [self.RCU.format(900)])
 
 	def test_moved_lines_and_renames_are_not_new(self):
 		base = ["drivers/char/ipmi/ipmi_msghandler.c:4800:13: warning: context "
@@ -257,14 +254,14 @@ class SparseTest(unittest.TestCase):
 			  "imbalance in 'smi_recv_work' - different lock contexts for basic block",
 			  "kernel/workqueue.c:4400:13: warning: context imbalance in "
 			  "'wq_manager_inactive' - different lock contexts for basic block"]
-		self.assertEqual(kernel.sparse_new(series, base), [])
+		self.assertEqual(static_checks.sparse_new(series, base), [])
 
 	def test_same_message_in_another_file_is_new(self):
 		base = ["kernel/workqueue.c:10:1: warning: symbol 'x' was not declared. "
 			"Should it be static?"]
 		series = ["kernel/softirq.c:10:1: warning: symbol 'x' was not declared. "
 			  "Should it be static?"]
-		self.assertEqual(kernel.sparse_new(series, base), series)
+		self.assertEqual(static_checks.sparse_new(series, base), series)
 
 
 @unittest.skipUnless(shutil.which('pyflakes3'), 'pyflakes3 not installed')

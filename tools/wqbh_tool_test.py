@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Unit tests of the harness itself, on canned logs in test_data/.
 
-Run: /usr/bin/python3 -m unittest tools/wqbh_tool_test.py
-(`make check` runs them too).  The KTAP tests need the base tree's
+Run: cd tools && /usr/bin/python3 -m unittest wqbh_tool_test
+(`make check-harness` and `make check` run them too).  The KTAP tests need the base tree's
 tools/testing/kunit/kunit_parser.py, i.e. build/linux must exist.
 """
 
@@ -22,7 +22,8 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wqbh import bench, conv, convert, jobs, kernel, ktap, plots, pystyle, tree, vmcore	# noqa: E402
+from wqbh import (bench, conv, convert, jobs, kernel, ktap, plots, pystyle, qemu,	# noqa: E402
+		  static_checks, tree, vmcore)
 from wqbh.common import DEFAULT_TREE, HarnessError	# noqa: E402
 
 DATA = Path(__file__).resolve().parent / 'test_data'
@@ -32,8 +33,6 @@ def data_lines(name):
 	return (DATA / name).read_text().splitlines()
 
 
-@unittest.skipUnless((DEFAULT_TREE / 'tools/testing/kunit/kunit_parser.py').exists(),
-		     'base tree not made yet')
 class PyStyleTest(unittest.TestCase):
 	"""One SPDX line and tabs, in every Python file of the project."""
 
@@ -56,6 +55,45 @@ class PyStyleTest(unittest.TestCase):
 				self.assertIn('SPDX', pystyle.style_problems(src)[0])
 
 
+class CliTest(unittest.TestCase):
+	"""The harness's command line is `python3 -m wqbh`, and nothing in
+	tools/ shadows the package's name."""
+
+	TOOLS = Path(__file__).resolve().parent
+
+	def test_module_runs(self):
+		env = dict(os.environ, PYTHONPATH=str(self.TOOLS))
+		with tempfile.TemporaryDirectory() as cwd:	# not the checkout
+			proc = subprocess.run([sys.executable, '-m', 'wqbh', '--help'], cwd=cwd,
+					      env=env, text=True, capture_output=True)
+		self.assertEqual(proc.returncode, 0, proc.stderr)
+		self.assertTrue(proc.stdout.startswith('usage: wqbh '), proc.stdout[:200])
+		for cmd in ('run', 'check', 'export', 'bench', 'conv', 'mbox'):
+			self.assertIn(cmd, proc.stdout)
+
+	def test_bad_command(self):
+		env = dict(os.environ, PYTHONPATH=str(self.TOOLS))
+		proc = subprocess.run([sys.executable, '-m', 'wqbh', 'no-such-command'],
+				      env=env, text=True, capture_output=True)
+		self.assertEqual(proc.returncode, 2)
+		self.assertIn('invalid choice', proc.stderr)
+
+	def test_no_module_shadows_a_package(self):
+		packages = {p.parent.name for p in self.TOOLS.glob('*/__init__.py')}
+		self.assertIn('wqbh', packages)
+		clash = sorted(p.name for p in self.TOOLS.glob('*.py') if p.stem in packages)
+		self.assertEqual(clash, [])
+
+	def test_makefile_runs_the_module(self):
+		proc = subprocess.run(['make', '-n', '-C', str(self.TOOLS.parent), 'check', 'export'],
+				      text=True, capture_output=True)
+		self.assertEqual(proc.returncode, 0, proc.stderr)
+		for cmd in ('check', 'export'):
+			self.assertRegex(proc.stdout, rf'PYTHONPATH=\S*/tools \S*python3 -m wqbh {cmd}\b')
+
+
+@unittest.skipUnless((DEFAULT_TREE / 'tools/testing/kunit/kunit_parser.py').exists(),
+		     'base tree not made yet')
 class KtapTest(unittest.TestCase):
 	def statuses(self, name):
 		cases, _ = ktap.parse(data_lines(name), 'suite')
@@ -204,9 +242,9 @@ class QmpTest(unittest.TestCase):
 			conn.close()
 		th = threading.Thread(target=serve)
 		th.start()
-		vmcore = kernel.LOGS / 'qmp-test' / 'vmcore'
+		vmcore = qemu.LOGS / 'qmp-test' / 'vmcore'
 		vmcore.parent.mkdir(parents=True, exist_ok=True)
-		kernel.serve_dump_request(sock_path, f'{kernel.DUMP_MARK} {vmcore}')
+		qemu.serve_dump_request(sock_path, f'{qemu.DUMP_MARK} {vmcore}')
 		th.join(5)
 		srv.close()
 		self.assertEqual(got[0]['execute'], 'qmp_capabilities')
@@ -217,23 +255,23 @@ class QmpTest(unittest.TestCase):
 		shutil.rmtree(done.parent)
 
 	def test_dump_request_without_disk_space(self):
-		vmcore = kernel.LOGS / 'qmp-test' / 'vmcore'
+		vmcore = qemu.LOGS / 'qmp-test' / 'vmcore'
 		vmcore.parent.mkdir(parents=True, exist_ok=True)
 		self.addCleanup(shutil.rmtree, vmcore.parent)
 		# no QMP socket: it must not get as far as asking QEMU
-		kernel.serve_dump_request(Path('/nonexistent.sock'), f'{kernel.DUMP_MARK} {vmcore}',
+		qemu.serve_dump_request(Path('/nonexistent.sock'), f'{qemu.DUMP_MARK} {vmcore}',
 					  need_bytes=1 << 62)
 		self.assertIn('the dump needs', Path(f'{vmcore}.skipped').read_text())
 		self.assertTrue(Path(f'{vmcore}.done').exists())
 		self.assertFalse(vmcore.exists())
 
 	def test_memory_bytes(self):
-		self.assertEqual(kernel.memory_bytes('2G'), 2 << 30)
-		self.assertEqual(kernel.memory_bytes('512M'), 512 << 20)
-		self.assertEqual(kernel.memory_bytes('1024'), 1 << 30)
+		self.assertEqual(qemu.memory_bytes('2G'), 2 << 30)
+		self.assertEqual(qemu.memory_bytes('512M'), 512 << 20)
+		self.assertEqual(qemu.memory_bytes('1024'), 1 << 30)
 
 	def test_dump_request_outside_logs_is_ignored(self):
-		kernel.serve_dump_request(Path('/nonexistent.sock'), f'{kernel.DUMP_MARK} /etc/passwd')
+		qemu.serve_dump_request(Path('/nonexistent.sock'), f'{qemu.DUMP_MARK} /etc/passwd')
 		self.assertFalse(Path('/etc/passwd.done').exists())
 
 
@@ -387,18 +425,18 @@ class EarlyFailureTest(unittest.TestCase):
 	       'virtio-pci 0000:00:02.0: PCI INT A: can\'t derive routing for PCI INT A\n')
 
 	def test_reasons(self):
-		self.assertIn('ACPI PCI interrupt routing', kernel.early_failure(self.PRT, 0))
-		self.assertIn('no console output', kernel.early_failure('Linux version 6.1\n',
-									kernel.EARLY_STALL + 1))
-		self.assertIsNone(kernel.early_failure('Linux version 6.1\n', 10))
+		self.assertIn('ACPI PCI interrupt routing', qemu.early_failure(self.PRT, 0))
+		self.assertIn('no console output', qemu.early_failure('Linux version 6.1\n',
+									qemu.EARLY_STALL + 1))
+		self.assertIsNone(qemu.early_failure('Linux version 6.1\n', 10))
 		# once init runs, a quiet console is the job's business
-		self.assertIsNone(kernel.early_failure(self.PRT + 'Run /sbin/init as init process\n',
+		self.assertIsNone(qemu.early_failure(self.PRT + 'Run /sbin/init as init process\n',
 						       10 ** 6))
 
 	def results(self, *early):
 		tmp = Path(tempfile.mkdtemp(prefix='wqbh-early-'))
 		self.addCleanup(shutil.rmtree, tmp)
-		return [kernel.BootResult(None if e else 0, False, tmp / 'c', tmp / 'o', [], 1.0, e)
+		return [qemu.BootResult(None if e else 0, False, tmp / 'c', tmp / 'o', [], 1.0, e)
 			for e in early]
 
 	def test_boot_again_after_an_early_failure(self):
@@ -408,25 +446,25 @@ class EarlyFailureTest(unittest.TestCase):
 		def once(out, job, name, **kwargs):
 			calls.append(kwargs)
 			return seq[len(calls) - 1]
-		orig = kernel.boot_once
-		kernel.boot_once = once
+		orig = qemu.boot_once
+		qemu.boot_once = once
 		try:
-			res = kernel.boot(Path('/nonexistent'), 'true', 'x', smp=3)
+			res = qemu.boot(Path('/nonexistent'), 'true', 'x', smp=3)
 		finally:
-			kernel.boot_once = orig
+			qemu.boot_once = orig
 		self.assertEqual(len(calls), 2)
 		self.assertEqual(calls[0], {'smp': 3})
 		self.assertEqual(res.exit_status, 0)
 
 	def test_gives_up_with_a_clear_error(self):
-		seq = self.results(*['stalled'] * kernel.BOOT_TRIES)
-		orig = kernel.boot_once
-		kernel.boot_once = lambda *a, **k: seq.pop(0)
+		seq = self.results(*['stalled'] * qemu.BOOT_TRIES)
+		orig = qemu.boot_once
+		qemu.boot_once = lambda *a, **k: seq.pop(0)
 		try:
 			with self.assertRaisesRegex(HarnessError, 'went wrong before init'):
-				kernel.boot(Path('/nonexistent'), 'true', 'x')
+				qemu.boot(Path('/nonexistent'), 'true', 'x')
 		finally:
-			kernel.boot_once = orig
+			qemu.boot_once = orig
 		self.assertEqual(seq, [])
 
 	def test_watcher_kills_the_guest(self):
@@ -436,8 +474,8 @@ class EarlyFailureTest(unittest.TestCase):
 		console.write_text(self.PRT)
 		proc = subprocess.Popen(['sleep', '60'], start_new_session=True)
 		why = []
-		stop = kernel.threading.Event()
-		kernel._watch_early(proc, console, stop, why, period=0.05)
+		stop = qemu.threading.Event()
+		qemu._watch_early(proc, console, stop, why, period=0.05)
 		self.assertEqual(proc.wait(timeout=10), -9)
 		self.assertEqual(len(why), 1)
 
@@ -509,13 +547,13 @@ class KernelDocTest(unittest.TestCase):
 		series = ['kernel/workqueue.c:6100: warning: No description found for return value of \'foo\'',
 			  'kernel/workqueue.c:6200: warning: No description found for return value of \'foo\'',
 			  'drivers/x.c:640: warning: This comment starts with \'/**\', but isn\'t a kernel-doc comment.']
-		self.assertEqual(kernel.kernel_doc_new(series, self.BASE), [])
+		self.assertEqual(static_checks.kernel_doc_new(series, self.BASE), [])
 
 	def test_new_and_repeated_warnings(self):
 		new = ['kernel/workqueue.c:6300: warning: No description found for return value of \'foo\'',
 		       'kernel/workqueue.c:700: warning: Function parameter or member \'wq\' not described in \'bar\'']
 		series = self.BASE + new
-		self.assertEqual(kernel.kernel_doc_new(series, self.BASE), new)
+		self.assertEqual(static_checks.kernel_doc_new(series, self.BASE), new)
 
 	def test_real_kernel_doc(self):
 		if not shutil.which('perl'):
@@ -528,7 +566,7 @@ class KernelDocTest(unittest.TestCase):
 				self.skipTest('no base tree yet')
 			shutil.copy(script, t / 'scripts' / 'kernel-doc')
 			(t / 'a.c').write_text('/**\n * foo() - do it\n * @x: x\n */\nint foo(int x, int y)\n{\n\treturn x;\n}\n')
-			found = kernel.kernel_doc(t, ['a.c', 'missing.c'])
+			found = static_checks.kernel_doc(t, ['a.c', 'missing.c'])
 			self.assertTrue(any("'y' not described in 'foo'" in line for line in found), found)
 			self.assertTrue(all(line.startswith('a.c:') for line in found), found)
 
@@ -799,11 +837,11 @@ class TaskletCountTest(unittest.TestCase):
 		self.assertIn('tasklets_begin', jobs.PRELUDE)
 		self.assertIn('tasklets_end', jobs.TAIL)
 		self.assertTrue(jobs.TAIL.rstrip().endswith('exit $status'))
-		self.assertEqual(kernel.tasklet_cmdline(Path('/t/out-debug')),
+		self.assertEqual(qemu.tasklet_cmdline(Path('/t/out-debug')),
 				 ['trace_event=irq:tasklet_entry'])
-		self.assertEqual(kernel.tasklet_cmdline(Path('/t/out-arm64')),
+		self.assertEqual(qemu.tasklet_cmdline(Path('/t/out-arm64')),
 				 ['trace_event=irq:tasklet_entry'])
-		self.assertEqual(kernel.tasklet_cmdline(Path('/t/out-bench')), [])
+		self.assertEqual(qemu.tasklet_cmdline(Path('/t/out-bench')), [])
 
 
 
@@ -811,44 +849,44 @@ class AccelTest(unittest.TestCase):
 	"""KVM where /dev/kvm is usable, TCG otherwise, and which one is said."""
 
 	def setUp(self):
-		kernel._KVM_VERDICT.clear()
+		qemu._KVM_VERDICT.clear()
 
 	def tearDown(self):
-		kernel._KVM_VERDICT.clear()
+		qemu._KVM_VERDICT.clear()
 
 	def test_device_that_cannot_boot_is_tcg(self):
 		# this workplace's nested KVM: /dev/kvm answers, no guest runs
-		with mock.patch.object(kernel, 'kvm_usable', return_value=None), \
-		     mock.patch.object(kernel, 'kvm_boots', return_value='QEMU under KVM: '
+		with mock.patch.object(qemu, 'kvm_usable', return_value=None), \
+		     mock.patch.object(qemu, 'kvm_boots', return_value='QEMU under KVM: '
 				       'error: failed to set MSR 0x10a to 0x69') as probe:
-			self.assertEqual(kernel.accel_args(Path('/t/bzImage')), ('TCG', ['-accel', 'tcg']))
-			self.assertEqual(kernel.accel_args(Path('/t/bzImage')), ('TCG', ['-accel', 'tcg']))
+			self.assertEqual(qemu.accel_args(Path('/t/bzImage')), ('TCG', ['-accel', 'tcg']))
+			self.assertEqual(qemu.accel_args(Path('/t/bzImage')), ('TCG', ['-accel', 'tcg']))
 		self.assertEqual(probe.call_count, 1)	# once a run
 
 	def test_device_that_boots_is_kvm(self):
-		with mock.patch.object(kernel, 'kvm_usable', return_value=None), \
-		     mock.patch.object(kernel, 'kvm_boots', return_value=None):
-			self.assertEqual(kernel.accel_args(Path('/t/bzImage'))[0], 'KVM')
+		with mock.patch.object(qemu, 'kvm_usable', return_value=None), \
+		     mock.patch.object(qemu, 'kvm_boots', return_value=None):
+			self.assertEqual(qemu.accel_args(Path('/t/bzImage'))[0], 'KVM')
 
 	def test_no_device_is_tcg(self):
 		with mock.patch.dict(os.environ, {'WQBH_ACCEL': ''}):
-			why = kernel.kvm_usable(Path('/nonexistent/kvm'))
+			why = qemu.kvm_usable(Path('/nonexistent/kvm'))
 		self.assertIn('/nonexistent/kvm', why)
 
 	def test_forced_tcg(self):
 		with mock.patch.dict(os.environ, {'WQBH_ACCEL': 'tcg'}):
-			self.assertEqual(kernel.kvm_usable(), 'WQBH_ACCEL=tcg')
-			self.assertEqual(kernel.accel_args(), ('TCG', ['-accel', 'tcg']))
+			self.assertEqual(qemu.kvm_usable(), 'WQBH_ACCEL=tcg')
+			self.assertEqual(qemu.accel_args(), ('TCG', ['-accel', 'tcg']))
 
 	def test_kvm_when_usable(self):
-		with mock.patch.object(kernel, 'kvm_usable', return_value=None):
-			self.assertEqual(kernel.accel_args(),
+		with mock.patch.object(qemu, 'kvm_usable', return_value=None):
+			self.assertEqual(qemu.accel_args(),
 					 ('KVM', ['-accel', 'kvm', '-cpu', 'host']))
 
 	def test_not_a_kvm_device(self):
 		# /dev/null opens read-write but is no KVM device
 		with mock.patch.dict(os.environ, {'WQBH_ACCEL': ''}):
-			why = kernel.kvm_usable(Path('/dev/null'))
+			why = qemu.kvm_usable(Path('/dev/null'))
 		self.assertIsNotNone(why)
 		self.assertIn('/dev/null', why)
 

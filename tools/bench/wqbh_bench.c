@@ -2,7 +2,7 @@
 /*
  * wqbh_bench: tasklets against BH work items, as an out-of-tree module.
  *
- * Built by `wqbh.py bench` against the bench kernels of the base tree and
+ * Built by `wqbh bench` against the bench kernels of the base tree and
  * of the series; WQBH_HAVE_BH is defined when the kernel has WQ_BH.  The
  * module runs when it is loaded, prints one line per result starting with
  * "wqbh-bench:" and refuses to stay loaded.

@@ -1,11 +1,7 @@
-#!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""Check wq_dump.py against the running kernel.  Run INSIDE the guest as root:
-
-    /usr/bin/python3 tools/guest/wq_dump_check.py VMLINUX [options]
-
-Runs `/usr/bin/drgn -q -s VMLINUX wq_dump.py --json`, validates the JSON
-schema and checks invariants of a healthy kernel:
+"""The checks of a wq_dump.py snapshot that tools/guest/wq_dump_ktap.py
+runs in the guest (and tools/wq_dump_test.py on canned snapshots):
+check_snapshot() holds the JSON to the invariants of a healthy kernel:
 
   - the system workqueues exist (events is percpu, events_unbound unbound);
   - the online CPUs match /sys/devices/system/cpu/online;
@@ -15,30 +11,18 @@ schema and checks invariants of a healthy kernel:
   - every pool a workqueue maps to exists; unbound queues have a default
     pool that is an unbound pool; pool IDs are unique;
   - idle <= workers in every pool; WQ_MEM_RECLAIM queues have a rescuer;
-  - BH: with --expect-bh=no (default auto: what the kernel reports) there
+  - BH: with expect_bh "no" (default "auto": what the kernel reports) there
     are no BH pools; with BH support every online CPU has BH pools and
     WQ_BH queues map to them;
   - tasklet queues were read for every possible CPU.
 
-With --all-modes it also runs the text, --pending, --wq and --watch modes and a
---wq filter that matches nothing (must fail with one line on stderr).
-
-With --core VMCORE it checks a crash dump instead (e.g. on the host).
-
-Exit status 0 when everything holds, 1 otherwise (each problem on its own
-"FAIL:" line), 2 on a usage error.
+mode_problems() runs the text, --pending, --wq and --watch modes and a
+--wq filter that matches nothing (which must fail with one line on
+stderr).  A list of problems, each a line, empty when all holds.
 """
 
-import argparse
-import importlib.util
 import json
-import os
-import subprocess
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_SCRIPT = os.path.normpath(os.path.join(HERE, "..", "..",
-                                               "wq_dump.py"))
 SYSTEM_WQS = {
     "events": "percpu",
     "events_highpri": "percpu",
@@ -251,111 +235,3 @@ def watch_problems(rc, out, err):
 		bad.append("--watch: no pools")
 	return bad
 
-
-def load_wq_dump(path):
-	spec = importlib.util.spec_from_file_location("wq_dump_under_test", path)
-	mod = importlib.util.module_from_spec(spec)
-	spec.loader.exec_module(mod)
-	return mod
-
-
-def run(cmd, timeout):
-	return subprocess.run(cmd, capture_output=True, text=True,
-	                      timeout=timeout)
-
-
-def main(argv=None):
-	ap = argparse.ArgumentParser(
-	    description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-	ap.add_argument("vmlinux", help="vmlinux of the running kernel")
-	ap.add_argument("--script", default=DEFAULT_SCRIPT,
-	                help="wq_dump.py to check (default: %(default)s)")
-	ap.add_argument("--drgn", default="/usr/bin/drgn",
-	                help="drgn binary (default: %(default)s)")
-	ap.add_argument("--expect-bh", choices=("auto", "yes", "no"),
-	                default="auto", help="whether the kernel has BH pools")
-	ap.add_argument("--all-modes", action="store_true",
-	                help="also run text, --pending, --wq and an error case")
-	ap.add_argument("--core", metavar="VMCORE",
-	                help="check a crash dump instead of the running kernel "
-	                     "(online CPUs are then not compared with /sys)")
-	ap.add_argument("--save", metavar="FILE",
-	                help="write the JSON output to FILE")
-	ap.add_argument("--timeout", type=int, default=900,
-	                help="seconds per drgn run (default: %(default)s)")
-	args = ap.parse_args(argv)
-
-	def fail(msg):
-		print(f"wq_dump_check: FAIL: {msg}")
-
-	for path, what in ((args.vmlinux, "vmlinux"), (args.script, "script"),
-	                   (args.drgn, "drgn")):
-		if not os.path.exists(path):
-			fail(f"{what} {path} not found")
-			return 1
-	base = [args.drgn, "-q", "-s", args.vmlinux]
-	if args.core:
-		base += ["-c", args.core]
-	base.append(args.script)
-	try:
-		r = run(base + ["--json"], args.timeout)
-	except subprocess.TimeoutExpired:
-		fail(f"drgn did not finish in {args.timeout}s")
-		return 1
-	if r.returncode != 0:
-		fail(f"wq_dump.py --json exited {r.returncode}: "
-		     f"{r.stderr.strip()[-500:]}")
-		return 1
-	try:
-		snap = json.loads(r.stdout)
-	except ValueError as e:
-		fail(f"output is not JSON: {e}")
-		return 1
-	if args.save:
-		with open(args.save, "w") as f:
-			f.write(r.stdout)
-
-	problems = []
-	try:
-		problems += [f"schema: {p}" for p in
-		             load_wq_dump(args.script).validate_snapshot(snap)]
-	except Exception as e:  # the script's own validator is a bonus
-		problems.append(f"cannot load validate_snapshot from "
-		                f"{args.script}: {e}")
-	online = None
-	if not args.core:
-		try:
-			with open("/sys/devices/system/cpu/online") as f:
-				online = parse_cpulist(f.read())
-		except OSError:
-			pass
-	problems += check_snapshot(snap, online, args.expect_bh)
-	if snap.get("errors"):
-		# A live kernel may change while read; report, do not fail.
-		print(f"wq_dump_check: note: {len(snap['errors'])} read errors: "
-		      f"{snap['errors'][:3]}")
-
-	if args.all_modes:
-		def run_mode(extra):
-			r = run(base + extra, args.timeout)
-			return r.returncode, r.stdout, r.stderr
-		problems += mode_problems(run_mode)
-
-	if problems:
-		for p in problems:
-			fail(p)
-		print(f"wq_dump_check: {len(problems)} problem(s)")
-		return 1
-	n_bh = sum(1 for p in snap["pools"] if p["kind"] == "bh")
-	print(f"wq_dump_check: OK: {len(snap['pools'])} pools ({n_bh} BH), "
-	      f"{len(snap['workqueues'])} workqueues, "
-	      f"{len(snap['rescuers'])} rescuers, "
-	      f"{len(snap['busy_workers'])} busy workers, "
-	      f"{len(snap['work_items'])} work items, online CPUs "
-	      f"{snap['kernel']['online_cpus']}, BH support "
-	      f"{'yes' if snap['bh']['supported'] else 'no'}")
-	return 0
-
-
-if __name__ == "__main__":
-	sys.exit(main())

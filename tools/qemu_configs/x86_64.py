@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """QEMU settings for x86_64 test kernels.  The accelerator is chosen per run:
 KVM where /dev/kvm works (with -cpu host instead of max), else TCG (see
-wqbh/kernel.py, accel_args())."""
+wqbh/qemu.py, accel_args())."""
 
 ARCH = 'x86_64'
 QEMU = 'qemu-system-x86_64'

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Callable, List, Optional
 
-from . import jobs, kernel, torture
+from . import jobs, kernel, qemu, torture
 from .common import BUILD, GUEST, HarnessError, log, run
 from .results import Results
 
@@ -151,18 +151,18 @@ def kernel_cmdline(qc, extra: Optional[List[str]] = None) -> List[str]:
 
 
 def boot(t: Path, out: Path, job: str, name: str, smp: int = 4, memory: str = '2G',
-	 timeout: int = TIMEOUT) -> kernel.BootResult:
+	 timeout: int = TIMEOUT) -> qemu.BootResult:
 	"""Boot the arm64 kernel in `out` with an initramfs that runs the shell
-	script text `job`; as kernel.boot(), its console and output in
+	script text `job`; as qemu.boot(), its console and output in
 	build/logs/NAME/."""
-	qc = kernel.qemu_config(ARCH)
-	image, logdir, console, output, jobfile = kernel.guest_files(out, qc, name, job)
+	qc = qemu.qemu_config(ARCH)
+	image, logdir, console, output, jobfile = qemu.guest_files(out, qc, name, job)
 	initrd = make_initramfs(t, out, jobfile, logdir / 'initramfs.cpio')
-	cmd = qemu_args(qc, image, initrd, kernel_cmdline(qc, kernel.tasklet_cmdline(out)),
+	cmd = qemu_args(qc, image, initrd, kernel_cmdline(qc, qemu.tasklet_cmdline(out)),
 			console, output, smp, memory)
 	(logdir / 'qemu.cmd').write_text(' '.join(shlex.quote(c) for c in cmd) + '\n')
 	log(f'booting {name}: {out.name} ({ARCH}), {smp} CPUs, log {console}')
-	res = kernel.run_guest(cmd, name, logdir, console, output, timeout)
+	res = qemu.run_guest(cmd, name, logdir, console, output, timeout)
 	log(f'{name}: guest ran {res.seconds:.0f} s')
 	return res
 
@@ -200,9 +200,9 @@ def manifest(t: Path, smp: int) -> jobs.Manifest:
 	return {PREFIX + sec: cases for sec, cases in man.items()}
 
 
-def check_arm64(res: Results, t: Path, args, report: Callable) -> Optional[kernel.BootResult]:
+def check_arm64(res: Results, t: Path, args, report: Callable) -> Optional[qemu.BootResult]:
 	"""Cross-build the arm64 debug kernel of `t` and run the job in it;
-	`report` is wqbh.py's report_boot()."""
+	`report` is cli.py's report_boot()."""
 	start = time.time()
 	try:
 		out = kernel.build(t, FLAVOUR)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 from .common import BASE_TAG, BUILD, REPO, HarnessError, log
-from . import jobs, kernel, tree
+from . import jobs, kernel, qemu, tree
 
 SOURCE = REPO / 'tools' / 'bench' / 'wqbh_bench.c'
 RESULTS = BUILD / 'bench'
@@ -172,7 +172,7 @@ def median_table(tables: List[Table]) -> Table:
 	return out
 
 
-def take_turns(kernels: Dict[str, Path], boot_one: Callable[[str, Path], kernel.BootResult],
+def take_turns(kernels: Dict[str, Path], boot_one: Callable[[str, Path], qemu.BootResult],
 	       boots: int, what: str) -> Tuple[Dict[str, Table], Dict[str, List[str]]]:
 	"""Boot the kernels {name: out} in turn, `boots` times each, so that a
 	change in the load of the host weighs on all alike; boot_one(name, out)
@@ -210,12 +210,12 @@ def run_bench(t: Path, smp: int = 2, samples: int = 2000, items: int = 20000,
 		outs[name] = kernel.build(src, 'bench', selftests=False)
 		kos[name] = build_module(src, outs[name])
 	tables, raw = take_turns(
-		outs, lambda name, out: kernel.boot(out, jobs.PRELUDE + job(kos[name], samples, items),
+		outs, lambda name, out: qemu.boot(out, jobs.PRELUDE + job(kos[name], samples, items),
 						    f'bench-{name}', smp=smp, timeout=timeout),
 		boots, 'bench')
 	text = report(tables['series'], tables['base'])
 	text = (f'Medians of {boots} boots per kernel, {smp} CPUs, {items} items, {samples} samples, '
-		f'QEMU under {kernel.accel_args()[0]}.\n\n') + text
+		f'QEMU under {qemu.accel_args()[0]}.\n\n') + text
 	save('report', text, raw)
 	files = draw(raw)
 	return text + '\n' + '\n'.join(f'saved {f}' for f in files) + '\n'

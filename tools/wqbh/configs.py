@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from . import kernel, tree
+from . import kernel, static_checks, tree
 from .common import BASE_TAG, BRANCH, BUILD, HarnessError, Progress, git, log, run
 from .results import Results
 
@@ -139,7 +139,7 @@ def new_warnings(series: List[str], base: List[str]) -> List[str]:
 	same file, compared without line and column numbers, with the
 	series' renames of functions applied to `base` (as for sparse)."""
 	def renamed(line: str) -> str:
-		for old, new in kernel.SPARSE_RENAMES.items():
+		for old, new in static_checks.SPARSE_RENAMES.items():
 			line = line.replace(f"'{old}'", f"'{new}'")
 		return line
 	left = collections.Counter(renamed(_norm(line)) for line in base)
@@ -350,7 +350,7 @@ def compile_tree(src: Path, cfg: Config, files: List[str], watch: List[str]) -> 
 	# warnings) when nothing changed.
 	for o in objs:
 		(out / o).unlink(missing_ok=True)
-	# One job, see check_bisect() in wqbh.py (drivers/char/ipmi).
+	# One job, see check_bisect() in cli.py (drivers/char/ipmi).
 	rc, text = _run_make(src, _make_cmd(cfg, out, ['-j1', *(objs or ['prepare'])]), logfile)
 	if rc:
 		errs = [ln for ln in text.splitlines() if re.search(r'error:|Error \d', ln)]

@@ -13,7 +13,7 @@ base kernel has no conversion.
 
 `make check` boots the debug kernel once with the devices of every
 conversion and runs every script in check mode (sections conv-NAME);
-`wqbh.py conv` does just that boot, and `wqbh.py conv --bench` boots the
+`wqbh conv` does just that boot, and `wqbh conv --bench` boots the
 bench kernels of the series and of the base tree in bench mode, for the
 numbers before and after the conversions.
 """

@@ -53,7 +53,7 @@ def missing(packages: List[str]) -> List[str]:
 			'so the packages it needs can\'t be checked or installed.\n'
 			'On another distribution, install the equivalents of:\n  '
 			+ ' '.join(sorted(PACKAGES))
-			+ '\nand run with --no-deps (python3 tools/wqbh.py --no-deps COMMAND).')
+			+ '\nand run with --no-deps (PYTHONPATH=tools python3 -m wqbh --no-deps COMMAND).')
 	out = []
 	for pkg in packages:
 		proc = subprocess.run(['dpkg-query', '-W', '-f=${Status}', pkg],

@@ -29,7 +29,7 @@ status=0
 
 # Tasklet executions of the boot, by callback (irq:tasklet_entry).  Until
 # the job starts they go to the top trace buffer (the kernel command line's
-# trace_event=, see kernel.TASKLET_TRACE); the job counts those, then
+# trace_event=, see qemu.TASKLET_TRACE); the job counts those, then
 # traces the event in an instance of its own, which the tests' clearing
 # of the top buffer leaves alone, and TASKLETS_END reports both.  Boots
 # without that command line (the bench kernels) trace nothing.

@@ -272,7 +272,7 @@ def format_splat(path: str, s: Splat) -> str:
 
 def scan(paths: Sequence[str], out: Optional[TextIO] = None,
 	 err: Optional[TextIO] = None) -> int:
-	"""`wqbh.py splat LOG...`: print the splats of console logs, one a
+	"""`wqbh splat LOG...`: print the splats of console logs, one a
 	line, to `out` (stdout), and a count to `err` (stderr).  Returns 1 if
 	there are any, 0 if none, 2 if a log can't be read (and then scans
 	none)."""

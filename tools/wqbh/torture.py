@@ -15,7 +15,7 @@ diagnostic lines:
     # items lost 0 doubled 0
     # first_violation 1234 ms doubled    (or "none")
 
-`wqbh.py torture-mutants` applies each patch of tools/test_data/mutants/
+`wqbh torture-mutants` applies each patch of tools/test_data/mutants/
 to a scratch worktree (build/linux-mutant), builds the debug kernel there,
 runs the torture with hotplug and reports whether, how and how fast it
 caught the bug.
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from . import jobs, kernel, splat, tree
+from . import jobs, kernel, qemu, splat, tree
 from .common import BRANCH, BUILD, LOGS, REPO, HarnessError, git, log, run
 
 MUTANTS = REPO / 'tools' / 'test_data' / 'mutants'
@@ -250,7 +250,7 @@ def _watch_silence(console: Path, stop: threading.Event, out: List[float],
 
 def run_torture(tree_path: Path, flavour: str, duration: int, seed: int, hotplug: bool,
 		smp: int, timeout: int, name: str,
-		extra: str = '') -> Tuple[kernel.BootResult, Optional[Stats]]:
+		extra: str = '') -> Tuple[qemu.BootResult, Optional[Stats]]:
 	"""Boot the `flavour` kernel built in `tree_path`, run the torture, and
 	return the boot and the statistics of its report, if any."""
 	out = kernel.out_dir(tree_path, flavour)
@@ -260,7 +260,7 @@ def run_torture(tree_path: Path, flavour: str, duration: int, seed: int, hotplug
 				   daemon=True)
 	watcher.start()
 	try:
-		boot = kernel.boot(out, job(duration, seed, hotplug, extra), name, smp=smp,
+		boot = qemu.boot(out, job(duration, seed, hotplug, extra), name, smp=smp,
 				   timeout=timeout, extra_cmdline=['printk.time=1'])
 	finally:
 		stop.set()
@@ -299,7 +299,7 @@ class Verdict:
 	seconds: Optional[float]	# time to detection, from the torture's start
 
 
-def judge(boot: kernel.BootResult, st: Optional[Stats]) -> Verdict:
+def judge(boot: qemu.BootResult, st: Optional[Stats]) -> Verdict:
 	"""Caught: the model reported a violation, a case failed, or the guest
 	splatted, crashed or hung.  Missed: a clean report."""
 	if st and st.first_violation:

@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
 out=$repo/build/linux/out-debug
 corpus=$here/../splat
-# where `wqbh.py boot` (flavour debug, tree build/linux) leaves its logs
+# where `wqbh boot` (flavour debug, tree build/linux) leaves its logs
 console=$repo/build/logs/boot-linux-debug/console.log
 
 # CASE (the module's which=)  FILE in ../splat/  shell run before insmod
@@ -45,7 +45,7 @@ panic			panic.log
 '
 
 boot() {
-	/usr/bin/python3 "$repo/tools/wqbh.py" --no-deps boot --timeout 300 -- "$1" \
+	PYTHONPATH="$repo/tools" /usr/bin/python3 -m wqbh --no-deps boot --timeout 300 -- "$1" \
 		>/dev/null 2>&1 || true
 }
 

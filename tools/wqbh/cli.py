@@ -1,24 +1,28 @@
-#!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-only
 """wqbh: build, boot and test the BH workqueue series for Linux 6.1.
 
-  wqbh.py run                 the main job: base tree, apply, build, boot,
-                              kselftests, wq_dump.py in the guest
-  wqbh.py check               every test; ends with `N passed, N failed`
-  wqbh.py apply [--tree DIR]  apply the series (to your own 6.1.y tree too)
-  wqbh.py export              regenerate patches/ and series from build/linux
-  wqbh.py build [--flavour F] build a test kernel (debug or bench)
-  wqbh.py boot [--flavour F] -- CMD...   run a command in a guest
-  wqbh.py bench               latency and throughput, tasklets against BH
-                              work items, base kernel against the series
-  wqbh.py conv [--bench]      the converted tasklet users under their
-                              workloads (debug kernel), or their numbers
-                              on the bench kernels, base against series
-  wqbh.py bisect              full build after each patch (slow; check
-                              compiles the touched files per patch)
-  wqbh.py torture [--duration S] [--seed N] [--flavour F]
-                              the torture test of work items in a guest
-  wqbh.py torture-mutants     planted bugs: caught by the torture test?
+The harness's command line.  From the top of the checkout, with tools/
+on Python's module path (the Makefile's targets run it so):
+
+  PYTHONPATH=tools python3 -m wqbh COMMAND [OPTIONS]
+
+  run                 the main job: base tree, apply, build, boot,
+                      kselftests, wq_dump.py in the guest
+  check               every test; ends with `N passed, N failed`
+  apply [--tree DIR]  apply the series (to your own 6.1.y tree too)
+  export              regenerate patches/ and series from build/linux
+  build [--flavour F] build a test kernel (debug or bench)
+  boot [--flavour F] -- CMD...   run a command in a guest
+  bench               latency and throughput, tasklets against BH
+                      work items, base kernel against the series
+  conv [--bench]      the converted tasklet users under their
+                      workloads (debug kernel), or their numbers
+                      on the bench kernels, base against series
+  bisect              full build after each patch (slow; check
+                      compiles the touched files per patch)
+  torture [--duration S] [--seed N] [--flavour F]
+                      the torture test of work items in a guest
+  torture-mutants     planted bugs: caught by the torture test?
 """
 
 import argparse
@@ -31,15 +35,13 @@ import unittest
 from typing import Dict, List, Optional, Tuple
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from . import (arm64, bench, configs, conv, convert, deps, jobs, kernel, ktap, mail,
+	       pystyle, qemu, static_checks, tree)
+from .common import (BASE_TAG, BRANCH, BUILD, DEFAULT_TREE, LOGS, PATCHES, REPO,
+		     SERIES, HarnessError, git, log, read_series)
+from .results import Results
 
-from wqbh import (arm64, bench, configs, conv, convert, deps, jobs, kernel, ktap,	# noqa: E402
-		  mail, pystyle, tree)
-from wqbh.common import (BASE_TAG, BRANCH, BUILD, DEFAULT_TREE, LOGS, PATCHES,	# noqa: E402
-			 REPO, SERIES, HarnessError, git, log, read_series)
-from wqbh.results import Results	# noqa: E402
-
-TOOLS = Path(__file__).resolve().parent
+TOOLS = Path(__file__).resolve().parent.parent
 
 
 def prepare(args) -> Path:
@@ -51,7 +53,7 @@ def prepare(args) -> Path:
 	return t
 
 
-def report_boot(res: Results, name: str, boot: kernel.BootResult,
+def report_boot(res: Results, name: str, boot: qemu.BootResult,
 		manifest: jobs.Manifest, tree_path: Path = DEFAULT_TREE,
 		verbose: bool = False) -> dict:
 	"""Turn a boot into results: the boot itself, then each KTAP section.
@@ -128,7 +130,7 @@ def cmd_run(args) -> int:
 	t = prepare(args)
 	out = kernel.build(t, 'debug')
 	res = Results()
-	boot = kernel.boot(out, jobs.test_job(out, args.smp), 'run-debug', smp=args.smp,
+	boot = qemu.boot(out, jobs.test_job(out, args.smp), 'run-debug', smp=args.smp,
 			   timeout=args.timeout)
 	secs = report_boot(res, 'debug kernel', boot, jobs.manifest(t, args.smp), verbose=True)
 	if 'wq_dump' in secs:
@@ -369,7 +371,7 @@ def check_bisect(res: Results, t: Path) -> bool:
 	timestamps) and every kernel C file the series touches is compiled
 	there, with the debug configuration and with ccache: kbuild recompiles
 	what the patch changed, directly or through a header.  The last patch
-	gets the full debug build.  `wqbh.py bisect` does full builds.
+	gets the full debug build.  `wqbh bisect` does full builds.
 	"""
 	revs = git(t, 'rev-list', '--reverse', f'{BASE_TAG}..{BRANCH}').split()
 	if len(revs) < 2:
@@ -431,8 +433,8 @@ def check_sparse(res: Results, t: Path, out: Path) -> None:
 	try:
 		base = bench.base_worktree(t)
 		base_files = [f for f in files if (base / f).exists()]
-		new = kernel.sparse_new(kernel.sparse(t, out, files),
-					kernel.sparse(base, kernel.configure(base, 'debug'),
+		new = static_checks.sparse_new(static_checks.sparse(t, out, files),
+					static_checks.sparse(base, kernel.configure(base, 'debug'),
 						      base_files))
 		res.add(name, 'fail' if new else 'pass', '\n'.join(new))
 	except HarnessError as e:
@@ -445,8 +447,8 @@ def check_kernel_doc(res: Results, t: Path) -> None:
 	files = series_files(t, '*.c', '*.h')
 	name = f'kernel-doc: no new warnings in the {len(files)} C files and headers touched'
 	try:
-		new = kernel.kernel_doc_new(kernel.kernel_doc(t, files),
-					    kernel.kernel_doc(bench.base_worktree(t), files))
+		new = static_checks.kernel_doc_new(static_checks.kernel_doc(t, files),
+					    static_checks.kernel_doc(bench.base_worktree(t), files))
 		res.add(name, 'fail' if new else 'pass', '\n'.join(new))
 	except HarnessError as e:
 		res.add(name, 'fail', str(e))
@@ -481,14 +483,14 @@ def check_core(res: Results, t: Path, out: Path, vmcore: Path, cpu: int) -> None
 		vmcore.unlink()
 
 
-def boot_conversions(out: Path, name: str, mode: str, args) -> kernel.BootResult:
+def boot_conversions(out: Path, name: str, mode: str, args) -> qemu.BootResult:
 	"""One boot with the devices of every conversion, running every
 	conversion's guest script in `mode` (check or bench)."""
 	convs = conv.CONVERSIONS
 	d = conv.logdir(name)
 	timeout = max(args.timeout, conv.CHECK_TIMEOUT if mode == 'check' else 0)
 	with conv.host_peers(d, convs) as peer_args:
-		return kernel.boot(out, conv.job(convs, mode, peer_args), name, smp=args.smp,
+		return qemu.boot(out, conv.job(convs, mode, peer_args), name, smp=args.smp,
 				   timeout=timeout, extra_args=conv.devices(d, convs))
 
 
@@ -524,7 +526,7 @@ def cmd_conv(args) -> int:
 		outs, lambda name, out: boot_conversions(out, f'conv-bench-{name}', 'bench', args),
 		args.boots, 'conversion workloads')
 	text = (f'Medians of {args.boots} boots per kernel, taking turns, {args.smp} CPUs, '
-		f'QEMU under {kernel.accel_args()[0]}.\n\n'
+		f'QEMU under {qemu.accel_args()[0]}.\n\n'
 		+ bench.workload_report(tables['series'], tables['base']))
 	bench.save('conversions', text, raw, raw_prefix='conversions-')
 	print(text, end='')
@@ -533,14 +535,14 @@ def cmd_conv(args) -> int:
 
 def check_base_kernel(res: Results, t: Path, args) -> None:
 	"""wq_dump.py live on the base kernel, which has no BH pools: the bench
-	flavour of the base tree, shared with `wqbh.py bench`."""
+	flavour of the base tree, shared with `wqbh bench`."""
 	try:
 		out = kernel.build(bench.base_worktree(t), 'bench', selftests=False)
 	except HarnessError as e:
 		res.add('base kernel: builds', 'fail', str(e))
 		return
 	job = jobs.PRELUDE + jobs.wq_dump_ktap_job(out, '--expect-bh=no', 'wq-dump-base') + jobs.TAIL
-	boot = kernel.boot(out, job, 'check-base', smp=2, timeout=args.timeout)
+	boot = qemu.boot(out, job, 'check-base', smp=2, timeout=args.timeout)
 	report_boot(res, 'base kernel', boot, {'wq-dump-base': jobs.WQ_DUMP_CASES})
 
 
@@ -603,7 +605,7 @@ def check_debug_boot(res: Results, t: Path, out: Path, args) -> None:
 		p.unlink(missing_ok=True)
 	job = jobs.test_job(out, args.smp, wq_dump=False, wq_dump_ktap=True,
 			    dump_request=str(vmcore), lockdep_last=True)
-	boot = kernel.boot(out, job, 'check-debug', smp=args.smp,
+	boot = qemu.boot(out, job, 'check-debug', smp=args.smp,
 			   timeout=args.timeout, dumps=True)
 	report_boot(res, 'debug kernel', boot,
 		    jobs.manifest(t, args.smp, wq_dump=False, wq_dump_ktap=True,
@@ -619,7 +621,7 @@ def check_torture(res: Results, t: Path, out: Path, args) -> None:
 	"""A short torture run with a fixed seed and CPU hotplug on the debug
 	kernel (lib/test_wqtorture.c, see tools/wqbh/torture.py): its KTAP
 	cases are results, its statistics go to the log."""
-	from wqbh import torture
+	from . import torture
 	if not (t / 'lib' / 'test_wqtorture.c').exists():
 		res.add('torture: lib/test_wqtorture.c is in the series', 'fail',
 			'the series has no torture test module')
@@ -718,7 +720,7 @@ def cmd_boot(args) -> int:
 	out = kernel.out_dir(t, args.flavour)
 	words = args.command[1:] if args.command[:1] == ['--'] else args.command
 	cmd = ' '.join(words) or 'uname -a'
-	boot = kernel.boot(out, jobs.PRELUDE + cmd + '\n', f'boot-{t.name}-{args.flavour}',
+	boot = qemu.boot(out, jobs.PRELUDE + cmd + '\n', f'boot-{t.name}-{args.flavour}',
 			   smp=args.smp, timeout=args.timeout)
 	print(boot.output.read_text(errors='replace'), end='')
 	if not boot.ok():
@@ -729,14 +731,14 @@ def cmd_boot(args) -> int:
 def cmd_splat(args) -> int:
 	"""Kernel splats in console logs, one a line: exit 1 if any, 0 if
 	none, 2 if a log can't be read."""
-	from wqbh import splat
+	from . import splat
 	return splat.scan(args.logs)
 
 
 def cmd_torture(args) -> int:
 	"""The torture test of work items (lib/test_wqtorture.c) in a guest:
 	its KTAP cases as results, then its operation rates and counts."""
-	from wqbh import torture
+	from . import torture
 	if args.tree:
 		if not args.no_deps:
 			deps.ensure()
@@ -759,7 +761,7 @@ def cmd_torture(args) -> int:
 def cmd_torture_mutants(args) -> int:
 	"""Each planted bug of tools/test_data/mutants/ in turn, in a scratch
 	tree: caught or missed by the torture test, and how fast."""
-	from wqbh import torture
+	from . import torture
 	if args.ref == BRANCH:
 		t = prepare(args)
 	else:
@@ -874,6 +876,3 @@ def main(argv=None) -> int:
 		print('[wqbh] interrupted', file=sys.stderr)
 		return 130
 
-
-if __name__ == '__main__':
-	sys.exit(main())
