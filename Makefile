@@ -12,7 +12,7 @@ DURATION ?= 60
 SEED ?= 1
 BOOTS ?= 3
 
-.PHONY: run check check-harness apply export build boot bisect bench conv conv-bench convert-report mbox splat torture torture-mutants help
+.PHONY: run check check-harness apply export build boot bisect bench conv conv-bench conv-stats convert-report mbox splat torture torture-mutants help
 
 help:
 	@echo "make run                    main job: base tree, apply, build, boot in QEMU, kselftests, wq_dump.py"
@@ -26,6 +26,7 @@ help:
 	@echo "make bisect                 full build after each patch (slow)"
 	@echo "make conv                   the converted tasklet users under their workloads"
 	@echo "make conv-bench [BOOTS=n]   their numbers, base kernel against the series"
+	@echo "make conv-stats [DIR=d]     medians and p of a conv-bench run (default: the last one)"
 	@echo "make convert-report         the tasklet converter over the whole base tree:"
 	@echo "                            converted, left (why), compiling (allmodconfig)"
 	@echo "make torture [DURATION=s] [SEED=n] [FLAVOUR=debug|bench]"
@@ -70,6 +71,9 @@ conv: | $(PY)
 
 conv-bench: | $(PY)
 	$(WQBH) conv --bench --boots $(BOOTS)
+
+conv-stats: | $(PY)
+	$(WQBH) --no-deps conv-stats $(if $(DIR),"$(DIR)")
 
 convert-report: | $(PY)
 	$(WQBH) convert-report

@@ -23,7 +23,7 @@ from unittest import mock
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from wqbh import (bench, conv, convert, jobs, kernel, ktap, plots, pystyle, qemu,	# noqa: E402
-		  static_checks, tree, vmcore)
+		  static_checks, stats, tree, vmcore)
 from wqbh.common import DEFAULT_TREE, HarnessError	# noqa: E402
 
 DATA = Path(__file__).resolve().parent / 'test_data'
@@ -893,3 +893,65 @@ class AccelTest(unittest.TestCase):
 
 if __name__ == '__main__':
 	unittest.main()
+
+
+class StatsTest(unittest.TestCase):
+	"""conversion.md's statistics (wqbh.stats) and the data they come from."""
+
+	REPO = Path(__file__).resolve().parent.parent
+	RUN = REPO / 'Documentation' / 'data' / 'conv-bench'
+
+	def test_ranks_share_ties(self):
+		self.assertEqual(stats.ranks([10, 20, 20, 5]), [2.0, 3.5, 3.5, 1.0])
+
+	def test_u(self):
+		self.assertEqual(stats.mann_whitney_u([1, 2, 3], [4, 5, 6]), 0)
+		self.assertEqual(stats.mann_whitney_u([4, 5, 6], [1, 2, 3]), 9)
+		self.assertEqual(stats.mann_whitney_u([2], [2]), 0.5)
+
+	def test_exact_p(self):
+		# of the 20 splits of six values into three and three, only the two
+		# fully separated ones are as uneven as 1,2,3 against 4,5,6
+		self.assertAlmostEqual(stats.permutation_p([1, 2, 3], [4, 5, 6]), 2 / 20)
+		self.assertAlmostEqual(stats.permutation_p([4, 5, 6], [1, 2, 3]), 2 / 20)
+		# five against five: 2 of C(10, 5) = 252 splits
+		self.assertAlmostEqual(stats.permutation_p([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]),
+				       2 / 252)
+		self.assertEqual(stats.permutation_p([7, 7, 7], [7, 7, 7]), 1.0)
+		self.assertEqual(stats.permutation_p([1, 4, 5, 8], [2, 3, 6, 7]), 1.0)
+
+	def test_drawn_p_is_repeatable(self):
+		a, b = list(range(0, 26, 2)), list(range(1, 27, 2))	# 13 and 13: drawn
+		self.assertGreater(stats._choose(26, 13), stats.EXACT_SPLITS)
+		p = stats.permutation_p(a, b)
+		self.assertEqual(p, stats.permutation_p(a, b))
+		self.assertGreater(p, 0.7)
+		self.assertLess(stats.permutation_p(list(range(13)), list(range(100, 113))), 0.001)
+
+	def test_no_values(self):
+		with self.assertRaises(HarnessError):
+			stats.permutation_p([], [1])
+
+	def test_rows(self):
+		series = [{('workload', 'vt'): {'toggles_per_s': v}} for v in (900, 1000, 1100)]
+		base = [{('workload', 'vt'): {'toggles_per_s': v}} for v in (400, 500, 600)]
+		(row,) = stats.rows(series, base)
+		self.assertEqual((row.label, row.series, row.base, row.boots),
+				 ('VT keyboard LEDs', 1000, 500, (3, 3)))
+		self.assertAlmostEqual(row.ratio, 2.0)
+		self.assertAlmostEqual(row.p, 0.1)
+		self.assertIn('| VT keyboard LEDs | toggles per second | 1000 | 500 | 2.00x | 0.10 | 3, 3 |',
+			      stats.markdown([row]))
+
+	def test_missing_run(self):
+		with tempfile.TemporaryDirectory() as d:
+			with self.assertRaisesRegex(HarnessError, 'conversions-series.txt is missing'):
+				stats.load_run(Path(d))
+
+	def test_conversion_md_has_the_tables_of_its_data(self):
+		"""The table in conversion.md is what the script makes of the run
+		kept in the repository, so that the two can't drift apart."""
+		table = stats.markdown(stats.rows(*stats.load_run(self.RUN)))
+		doc = (self.REPO / 'Documentation' / 'conversion.md').read_text()
+		self.assertIn(table, doc)
+

@@ -18,6 +18,7 @@ on Python's module path (the Makefile's targets run it so):
   conv [--bench]      the converted tasklet users under their
                       workloads (debug kernel), or their numbers
                       on the bench kernels, base against series
+  conv-stats [DIR]    medians and p of the conv-bench run kept in DIR
   bisect              full build after each patch (slow; check
                       compiles the touched files per patch)
   torture [--duration S] [--seed N] [--flavour F]
@@ -36,7 +37,7 @@ from typing import Dict, List, Optional, Tuple
 from pathlib import Path
 
 from . import (arm64, bench, configs, conv, convert, deps, jobs, kernel, ktap, mail,
-	       pystyle, qemu, static_checks, tree)
+	       pystyle, qemu, static_checks, stats, tree)
 from .common import (BASE_TAG, BRANCH, BUILD, DEFAULT_TREE, LOGS, PATCHES, REPO,
 		     SERIES, HarnessError, git, log, read_series)
 from .results import Results
@@ -530,6 +531,15 @@ def cmd_conv(args) -> int:
 		+ bench.workload_report(tables['series'], tables['base']))
 	bench.save('conversions', text, raw, raw_prefix='conversions-')
 	print(text, end='')
+	print('\n' + stats.markdown(stats.rows(*stats.load_run(bench.RESULTS))), end='')
+	print(f'(conversion.md\'s table: {bench.RESULTS}, printed again by conv-stats)')
+	return 0
+
+
+def cmd_conv_stats(args) -> int:
+	"""conversion.md's table of the converted users' numbers (medians,
+	series over base, p) from the raw lines of a conv-bench run."""
+	print(stats.markdown(stats.rows(*stats.load_run(Path(args.dir)))), end='')
 	return 0
 
 
@@ -791,6 +801,8 @@ def main(argv=None) -> int:
 		('boot', cmd_boot, 'run a command in a guest'),
 		('bisect', cmd_bisect, 'full build after each patch (slow)'),
 		('conv', cmd_conv, 'converted tasklet users under their workloads'),
+		('conv-stats', cmd_conv_stats,
+		 'medians and p of a conv-bench run\'s raw lines (conversion.md\'s table)'),
 		('bench', cmd_bench, 'tasklets against BH work items, base against series'),
 		('splat', cmd_splat, 'kernel splats (BUG, WARNING, KASAN, ...) in console logs'),
 		('torture', cmd_torture, 'torture test of work items (lib/test_wqtorture.c)'),
@@ -862,6 +874,10 @@ def main(argv=None) -> int:
 		if name == 'bench':
 			sp.add_argument('--plot-only', action='store_true',
 					help='draw the plots again from the numbers of the last run')
+		if name == 'conv-stats':
+			sp.add_argument('dir', nargs='?', default=str(bench.RESULTS),
+					help='where the run\'s conversions-{series,base}.txt are '
+					'(default: the last conv-bench run, %(default)s)')
 		if name in ('conv', 'bench'):
 			sp.add_argument('--boots', type=int, default=3, choices=range(1, 16),
 					metavar='N', help='boots per kernel for numbers '

@@ -52,11 +52,17 @@ def kernel_doc_new(series: List[str], base: List[str]) -> List[str]:
 	compared without line numbers."""
 	def norm(line: str) -> str:
 		return KERNEL_DOC_LINE.sub(r'\1: \3: ', line).strip()
-	left = collections.Counter(norm(line) for line in base)
+	return _more_often(series, [norm(line) for line in base], norm)
+
+
+def _more_often(series: List[str], base_keys: List[str], key) -> List[str]:
+	"""The lines of `series` whose key(line) is not among `base_keys` as
+	many times as it has come so far."""
+	left = collections.Counter(base_keys)
 	new = []
 	for line in series:
-		if left[norm(line)] > 0:
-			left[norm(line)] -= 1
+		if left[key(line)] > 0:
+			left[key(line)] -= 1
 		else:
 			new.append(line)
 	return new
@@ -80,11 +86,4 @@ def sparse_new(series: List[str], base: List[str]) -> List[str]:
 		for old, new in SPARSE_RENAMES.items():
 			line = line.replace(f"'{old}'", f"'{new}'")
 		return line
-	left = collections.Counter(renamed(norm(line)) for line in base)
-	new = []
-	for line in series:
-		if left[norm(line)] > 0:
-			left[norm(line)] -= 1
-		else:
-			new.append(line)
-	return new
+	return _more_often(series, [renamed(norm(line)) for line in base], norm)
