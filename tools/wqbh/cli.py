@@ -531,7 +531,7 @@ def cmd_conv(args) -> int:
 		+ bench.workload_report(tables['series'], tables['base']))
 	bench.save('conversions', text, raw, raw_prefix='conversions-')
 	print(text, end='')
-	print('\n' + stats.markdown(stats.rows(*stats.load_run(bench.RESULTS))), end='')
+	print('\n' + stats.markdown(stats.rows(*stats.boots_of(raw, 'conv-bench'))), end='')
 	print(f'(conversion.md\'s table: {bench.RESULTS}, printed again by conv-stats)')
 	return 0
 

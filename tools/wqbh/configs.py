@@ -18,7 +18,6 @@ no 6.1 architecture may select, and 32-bit x86) are compiled the same
 way.
 """
 
-import collections
 import concurrent.futures
 import hashlib
 import json
@@ -138,18 +137,8 @@ def new_warnings(series: List[str], base: List[str]) -> List[str]:
 	"""The warnings of `series` that `base` doesn't have as often in the
 	same file, compared without line and column numbers, with the
 	series' renames of functions applied to `base` (as for sparse)."""
-	def renamed(line: str) -> str:
-		for old, new in static_checks.SPARSE_RENAMES.items():
-			line = line.replace(f"'{old}'", f"'{new}'")
-		return line
-	left = collections.Counter(renamed(_norm(line)) for line in base)
-	new = []
-	for line in series:
-		if left[_norm(line)] > 0:
-			left[_norm(line)] -= 1
-		else:
-			new.append(line)
-	return new
+	return static_checks.more_often(
+		series, [static_checks.renamed(_norm(line)) for line in base], _norm)
 
 
 # --- which touched files a configuration builds, from the Makefiles ---

@@ -52,10 +52,10 @@ def kernel_doc_new(series: List[str], base: List[str]) -> List[str]:
 	compared without line numbers."""
 	def norm(line: str) -> str:
 		return KERNEL_DOC_LINE.sub(r'\1: \3: ', line).strip()
-	return _more_often(series, [norm(line) for line in base], norm)
+	return more_often(series, [norm(line) for line in base], norm)
 
 
-def _more_often(series: List[str], base_keys: List[str], key) -> List[str]:
+def more_often(series: List[str], base_keys: List[str], key) -> List[str]:
 	"""The lines of `series` whose key(line) is not among `base_keys` as
 	many times as it has come so far."""
 	left = collections.Counter(base_keys)
@@ -75,6 +75,13 @@ SPARSE_RENAMES = {
 }
 
 
+def renamed(line: str) -> str:
+	"""A base-tree warning line with the series' renames applied."""
+	for old, new in SPARSE_RENAMES.items():
+		line = line.replace(f"'{old}'", f"'{new}'")
+	return line
+
+
 def sparse_new(series: List[str], base: List[str]) -> List[str]:
 	"""The sparse lines of `series` that `base` doesn't have as often in
 	the same file, compared without line numbers and with the series'
@@ -82,8 +89,4 @@ def sparse_new(series: List[str], base: List[str]) -> List[str]:
 	def norm(line: str) -> str:
 		return re.sub(r'^(\S+?):\d+:\d+: ', r'\1: ', line).strip()
 
-	def renamed(line: str) -> str:
-		for old, new in SPARSE_RENAMES.items():
-			line = line.replace(f"'{old}'", f"'{new}'")
-		return line
-	return _more_often(series, [renamed(norm(line)) for line in base], norm)
+	return more_often(series, [renamed(norm(line)) for line in base], norm)

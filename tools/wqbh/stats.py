@@ -136,13 +136,20 @@ def markdown(table: List[Row]) -> str:
 def load_run(directory: Path) -> Tuple[List[Dict], List[Dict]]:
 	"""The series' and the base kernel's boots of the run kept in
 	`directory` (conversions-series.txt, conversions-base.txt)."""
-	from . import bench
-	boots = []
+	raw = {}
 	for name in ('series', 'base'):
 		path = directory / f'conversions-{name}.txt'
 		if not path.exists():
 			raise HarnessError(f'{path} is missing: not the raw lines of a make conv-bench run')
-		boots.append([t for t in bench.parse_boots(path.read_text().splitlines()) if t])
-	if not boots[0] or not boots[1]:
-		raise HarnessError(f'{directory}: no boot with numbers in it')
-	return boots[0], boots[1]
+		raw[name] = path.read_text().splitlines()
+	return boots_of(raw, str(directory))
+
+
+def boots_of(raw: Dict[str, List[str]], where: str) -> Tuple[List[Dict], List[Dict]]:
+	"""The series' and the base kernel's boots from their raw lines, boot
+	by boot (bench.take_turns()'s second value, or the files it saved)."""
+	from . import bench
+	series, base = ([t for t in bench.parse_boots(raw[name]) if t] for name in ('series', 'base'))
+	if not series or not base:
+		raise HarnessError(f'{where}: no boot with numbers in it')
+	return series, base
