@@ -431,6 +431,36 @@ class CorpusTest(unittest.TestCase):
 		self.assertEqual(sorted(set(splat.KINDS) - seen), [])
 
 
+class ExcerptTest(unittest.TestCase):
+	"""A failed boot shows the report itself, for runs whose console
+	log is not kept (CI's)."""
+
+	def test_lockup_shows_the_busy_pools(self):
+		lines = (CORPUS / 'workqueue_lockup.log').read_text().splitlines()
+		s = splat.find(lines)[0]
+		got = splat.excerpt(lines, s)
+		self.assertEqual(got[0], 'splat_test: provoking wq_lockup')
+		self.assertEqual(got[1], s.line)
+		self.assertIn('    in-flight: 23:splat_wq_busy_fn [splat_test]', got)
+		self.assertIn('pool 2: cpus=1 node=0 flags=0x0 nice=0 hung=31s workers=3 idle: 67 12',
+			      got)
+
+	def test_stops_at_the_end_marker(self):
+		lines = (CORPUS / 'warning.log').read_text().splitlines()
+		end = next(n for n, ln in enumerate(lines) if ln.startswith('---[ end trace'))
+		lines = lines[end - 5:end + 1] + ['after the report']
+		lines[1] = 'WARNING: CPU: 1 PID: 54 at lib/x.c:50 x+0x48/0x1000'
+		got = splat.excerpt(lines, splat.find(lines)[0])
+		self.assertEqual(got, lines[:-1])
+
+	def test_is_bounded(self):
+		lines = ['x', 'BUG: workqueue lockup - pool cpus=0 node=0 flags=0x0 nice=0 stuck for 39s!']
+		lines += [f'line {n}' for n in range(100)]
+		got = splat.excerpt(lines, splat.find(lines)[0])
+		self.assertEqual(len(got), 1 + splat.EXCERPT_LINES)
+		self.assertEqual(got[-1], f'line {splat.EXCERPT_LINES - 2}')
+
+
 class CommandTest(unittest.TestCase):
 	"""Review item 5: `wqbh splat LOG...`."""
 

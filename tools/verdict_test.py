@@ -17,7 +17,7 @@ from pathlib import Path
 TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
 
-from wqbh import jobs, kernel, qemu, static_checks	# noqa: E402
+from wqbh import jobs, kernel, qemu, splat, static_checks	# noqa: E402
 from wqbh.common import DEFAULT_TREE	# noqa: E402
 
 
@@ -155,6 +155,22 @@ class ManifestTest(unittest.TestCase):
 	def test_section_nobody_expects_fails(self):
 		res = self.report({'s': KTAP3, 'stray': KTAP3}, {'s': None})
 		self.assertIn('boot: stray', [r.name for r in res.failed()])
+
+	def test_splat_shows_its_report(self):
+		# CI keeps no console log: the result itself carries the report
+		report = ['BUG: workqueue lockup - pool cpus=0 node=0 flags=0x0 nice=0 stuck for 39s!',
+			  'Showing busy workqueues and worker pools:',
+			  'pool 0: cpus=0 node=0 flags=0x0 nice=0 hung=39s workers=2 idle: 5']
+		res = self.report({'s': KTAP3}, {'s': None})
+		self.assertEqual(res.failed(), [])
+		(self.tmp / 'console.log').write_text('\n'.join(['booted'] + report) + '\n')
+		boot = qemu.BootResult(0, False, self.tmp / 'console.log', self.tmp / 'output.log',
+				       splat.find(['booted'] + report))
+		res = Results()
+		quiet(cli.report_boot, res, 'boot', boot, {'s': None})
+		detail = res.failed()[0].detail.splitlines()
+		self.assertIn('console.log:2: BUG: workqueue lockup', detail[0])
+		self.assertEqual(detail[-3:], report)
 
 	def test_skip_in_a_section_fails_at_the_defaults(self):
 		lines = ['KTAP version 1', '1..1', 'ok 1 a # SKIP needs two online CPUs']

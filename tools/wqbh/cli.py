@@ -66,7 +66,8 @@ def report_boot(res: Results, name: str, boot: qemu.BootResult,
 	log(f'{name}: ran {boot.seconds:.0f} s under {boot.accel}')
 	res.add(f'{name}: boots, runs the job, no splat in the console',
 		'pass' if boot.ok() else 'fail',
-		'' if boot.ok() else f'{boot.describe()}\n(console log kept: {boot.console})')
+		'' if boot.ok() else f'{boot.describe()}\n(console log kept: {boot.console})'
+		+ ''.join('\n' + ln for ln in boot.first_report()))
 	for sec, want in manifest.items():
 		if sec not in secs:
 			res.add(f'{name}: {sec}', 'fail',

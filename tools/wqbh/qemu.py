@@ -58,6 +58,17 @@ class BootResult:
 	def ok(self) -> bool:
 		return self.exit_status == 0 and not self.timed_out and not self.splats
 
+	def first_report(self) -> List[str]:
+		"""The console lines of the first splat (splat.excerpt()), to show
+		where the log itself may not be kept; [] if none."""
+		if not self.splats:
+			return []
+		try:
+			lines = self.console.read_text(errors='replace').splitlines()
+		except OSError:
+			return []
+		return splat.excerpt(lines, self.splats[0])
+
 	def describe(self) -> str:
 		"""Why a boot failed, naming the console line of a splat."""
 		why = []

@@ -265,6 +265,27 @@ def find(lines: Iterable[str]) -> List[Splat]:
 	return found
 
 
+# How much of a report excerpt() shows: the lines before its header, and
+# at most this many from the header on (a workqueue lockup's dump of busy
+# pools and workqueues, a backtrace), so that a run whose console log is
+# gone (CI's) still says what the kernel said.
+EXCERPT_BEFORE = 2
+EXCERPT_LINES = 30
+
+
+def excerpt(lines: Sequence[str], s: Splat) -> List[str]:
+	"""The console lines of the report `s` found in `lines`: a few
+	before its header, then up to EXCERPT_LINES from the header on, up to
+	its end marker if one comes first."""
+	first = max(0, s.lineno - 1 - EXCERPT_BEFORE)
+	out = [ln.rstrip() for ln in lines[first:s.lineno - 1]]
+	for ln in lines[s.lineno - 1:s.lineno - 1 + EXCERPT_LINES]:
+		out.append(ln.rstrip())
+		if _END.match(message(ln)):
+			break
+	return out
+
+
 def format_splat(path: str, s: Splat) -> str:
 	"""One line for a user: KIND  FILE:LINE  first line of the report."""
 	return f'{s.kind}  {path}:{s.lineno}  {s.line}'
