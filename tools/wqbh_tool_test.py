@@ -695,7 +695,8 @@ class ConversionsTest(unittest.TestCase):
 		check = conv.job(conv.CONVERSIONS, 'check', args)
 		self.assertIn(f'conv_usb.sh check 64 /d ab {conv.USB_UNBIND_CYCLES} || status=1', check)
 		self.assertIn(f'conv_ipmi.sh check {conv.IPMI_UNBIND_CYCLES} || status=1', check)
-		self.assertIn(f'conv_tsq.sh check 4242 {conv.TSQ_HOTPLUG_CYCLES} || status=1', check)
+		self.assertIn(f'conv_tsq.sh check 4242 {conv.TSQ_HOTPLUG_CYCLES} {conv.TSQ_CHECK_MIB} '
+			      '|| status=1', check)
 		self.assertIn('conv_vt.sh check || status=1', check)
 		bench_job = conv.job(conv.CONVERSIONS, 'bench', args)
 		self.assertIn('conv_ipmi.sh bench || status=1', bench_job)

@@ -12,11 +12,11 @@
 #                           (the converted tasklet) ran, in softirq context;
 #                           then the interface is unbound from ipmi_si
 #                           during ipmitool traffic and bound again, CYCLES
-#                           times (default 12): unregistered and freed with
+#                           times (default 6): unregistered and freed with
 #                           its work item under load
 #   sh conv_ipmi.sh bench   wqbh-bench: workload ipmi ... lines
 mode=${1:-check}
-cycles=${2:-12}
+cycles=${2:-6}
 ROUNDS=50	# 4 commands a round: 200 commands
 . "$(dirname "$0")/conv_lib.sh"
 PROBE=wqbh_ipmi

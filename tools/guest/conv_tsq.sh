@@ -2,24 +2,26 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # TCP Small Queues' BH work item under a real workload: the guest sends
-# 256 MiB over virtio-net (QEMU user networking) to the host peer of
+# MIB MiB over virtio-net (QEMU user networking) to the host peer of
 # tools/wqbh/conv.py at 10.0.2.2:PORT, which hashes what it receives and
 # answers with the digest; both ends must agree.  TSQ is a sender-side
 # mechanism, so the guest sends.
 #
-#   sh conv_tsq.sh check PORT [CYCLES]
+#   sh conv_tsq.sh check PORT [CYCLES [MIB]]
 #                               KTAP: the transfer, and that
 #                               tcp_tsq_workfn() (the converted tasklet) ran;
 #                               meanwhile cpu1, where the sender is put back
 #                               each time, goes offline and online again
 #                               until the transfer ends or CYCLES times
 #                               (default 25), and no socket may be left
-#                               allocated afterwards
-#   sh conv_tsq.sh bench PORT   wqbh-bench: workload tsq ... lines
+#                               allocated afterwards; MIB defaults
+#                               to 64
+#   sh conv_tsq.sh bench PORT   wqbh-bench: workload tsq ... lines, for
+#                               256 MiB
 mode=${1:-check}
 port=${2:-}
 cycles=${3:-25}
-MIB=256
+if [ "$mode" = bench ]; then MIB=256; else MIB=${4:-64}; fi
 . "$(dirname "$0")/conv_lib.sh"
 PROBE=wqbh_tsq
 FN=tcp_tsq_workfn

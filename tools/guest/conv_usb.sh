@@ -12,13 +12,13 @@
 #
 # check: KTAP; bench: "wqbh-bench: workload usb-HC write_kib_s N read_kib_s N".
 # In check mode, each controller is then unbound from its driver during
-# O_DIRECT reads of its disk and bound again, CYCLES times (default 4):
+# O_DIRECT reads of its disk and bound again, CYCLES times (default 2):
 # usb_remove_hcd() under load, with URBs in flight.
 mode=${1:-check}
 mib=${2:-64}
 data=${3:-}
 sum_in=${4:-}
-cycles=${5:-4}
+cycles=${5:-2}
 start=$(cut -d' ' -f1 /proc/uptime)
 . "$(dirname "$0")/conv_lib.sh"
 work=${TMPDIR:-/tmp}/conv-usb.$$

@@ -491,8 +491,9 @@ def boot_conversions(out: Path, name: str, mode: str, args) -> qemu.BootResult:
 	convs = conv.CONVERSIONS
 	d = conv.logdir(name)
 	timeout = max(args.timeout, conv.CHECK_TIMEOUT if mode == 'check' else 0)
+	smp = min(args.smp, conv.CHECK_SMP) if mode == 'check' else args.smp
 	with conv.host_peers(d, convs) as peer_args:
-		return qemu.boot(out, conv.job(convs, mode, peer_args), name, smp=args.smp,
+		return qemu.boot(out, conv.job(convs, mode, peer_args), name, smp=smp,
 				   timeout=timeout, extra_args=conv.devices(d, convs))
 
 
