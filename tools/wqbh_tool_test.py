@@ -7,6 +7,7 @@ Run: cd tools && /usr/bin/python3 -m unittest wqbh_tool_test
 tools/testing/kunit/kunit_parser.py, i.e. build/linux must exist.
 """
 
+import argparse
 import hashlib
 import importlib.util
 import json
@@ -682,6 +683,19 @@ class ConversionsTest(unittest.TestCase):
 			# the images and the data are gone once the boot is over
 			left = [p.name for p in logdir.iterdir()]
 			self.assertEqual([n for n in left if n.startswith('usb')], [])
+
+	def test_check_boot_has_at_most_check_smp_cpus(self):
+		"""make check's 4 CPUs become conv.CHECK_SMP for the conversions
+		boot; a bench boot keeps what it is given."""
+		from wqbh import cli
+		for mode, smp, want in (('check', 4, conv.CHECK_SMP), ('check', 1, 1),
+					('bench', 4, 4)):
+			with self.subTest(mode=mode, smp=smp), tempfile.TemporaryDirectory() as d, \
+			     mock.patch.object(conv, 'LOGS', Path(d)), \
+			     mock.patch.object(cli.qemu, 'boot', return_value='booted') as boot:
+				args = argparse.Namespace(smp=smp, timeout=900)
+				self.assertEqual(cli.boot_conversions(Path(d), 'c', mode, args), 'booted')
+				self.assertEqual(boot.call_args.kwargs['smp'], want)
 
 	def test_job_runs_every_script(self):
 		job = conv.job(conv.CONVERSIONS, 'bench', {'usb': ['64', '/d', 'ab']})

@@ -819,7 +819,11 @@ def main(argv=None) -> int:
 			sp.add_argument('--smp', type=int,
 					default=2 if name in ('bench', 'conv') else CHECK_SMP,
 					choices=range(1, 9),
-					metavar='N', help='guest CPUs, 1-8')
+					metavar='N', help='guest CPUs, 1-8' + {
+						'check': f' (at most {conv.CHECK_SMP} in the '
+							 'conversions boot)',
+						'conv': f' (at most {conv.CHECK_SMP} without '
+							'--bench)'}.get(name, ''))
 			sp.add_argument('--timeout', type=int, default=900,
 					help='seconds before the guest is killed (default 900)')
 		if name in ('build', 'boot'):

@@ -35,15 +35,15 @@ from . import jobs
 HostPeer = Callable[[Path], ContextManager[List[str]]]
 
 
-# The check-mode boot of every conversion on the debug kernel: about 3
-# minutes to boot with two USB controllers, the workloads, then the
-# teardown and hotplug runs (8 USB unbinds during reads, 15 to 25 s each
-# under TCG, 12 IPMI unbinds, up to 25 CPU hotplug cycles): 13 to 15
-# minutes on an idle 2-core machine, too close to the default guest
-# timeout of 900 s.  Machines of the same kind differ: on one whose TCG
-# ran the bench workloads at a third of the usual speed, the USB part
-# alone took 17 minutes (unbinds of 30 to 34 s), so the bound is 45
-# minutes, which still ends a hung guest well inside CI's 90.
+# The check-mode boot of every conversion on the debug kernel: about 100 s
+# to boot with two USB controllers, the workloads, then the teardown and
+# hotplug runs (4 USB unbinds during reads, 25 to 30 s each with the disk
+# coming back, 6 IPMI unbinds, 6 CPU hotplug cycles): 8 to 9 minutes on
+# an idle 2-core machine, too close to the default guest timeout of 900 s
+# on a slower one.  Machines of the same kind differ: on CI's, TCG ran
+# this boot 2.4 times slower than here (1724 s with the longer runs of
+# before), so the bound is 45 minutes, which still ends a hung guest well
+# inside CI's 90.
 CHECK_TIMEOUT = 2700
 
 # The check-mode boot's CPUs, at most: the workloads need two (the TSQ
